@@ -1,0 +1,76 @@
+"""An ActiveCampaign account: its API URL and key, checked before any request."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+from .ratelimit import DEFAULT_RATE
+
+URL_ENV = "ACTIVECAMPAIGN_API_URL"
+KEY_ENV = "ACTIVECAMPAIGN_API_KEY"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_url(url: str) -> str:
+    """`https://x.api-us1.com/api/3/` -> `https://x.api-us1.com`; plain http only for loopback."""
+    raw = url.strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"API URL {raw!r} is not a URL: copy it from ActiveCampaign's Settings > Developer "
+            "(like https://youraccount.api-us1.com)"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http:// for {parts.hostname}: the API key would travel unencrypted; "
+            "use https://"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/3"):
+        path = path[: -len("/api/3")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account is named by its URL everywhere; the key never appears in any text."""
+
+    url: str
+    key: str = field(repr=False)
+    rate_limit: float = DEFAULT_RATE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", normalize_url(self.url))
+        if not self.key or not self.key.strip():
+            raise ConfigError(f"no API key for {self.url}: pass --api-key or set {KEY_ENV}")
+        object.__setattr__(self, "key", self.key.strip())
+        if self.rate_limit <= 0:
+            raise ConfigError(f"rate limit for {self.url} must be above 0 requests/s")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    @classmethod
+    def resolve(cls, url: str | None = None, key: str | None = None,
+                rate_limit: float = DEFAULT_RATE) -> Account:
+        """Flags first, then the environment, as the CLI documents."""
+        url = url or os.environ.get(URL_ENV)
+        key = key or os.environ.get(KEY_ENV)
+        if not url:
+            raise ConfigError(f"no API URL: pass --api-url or set {URL_ENV}")
+        if not key:
+            raise ConfigError(f"no API key: pass --api-key or set {KEY_ENV}")
+        return cls(url, key, rate_limit)

@@ -1,0 +1,66 @@
+"""One sliding-window limiter per account, shared by everything in the process.
+
+ActiveCampaign allows 5 requests per second per account and counts them over a
+sliding second. We keep a log of our last N send times and send the next one
+only when the oldest left the window, widened by a small margin so network
+jitter cannot make the server see N+1 in its window. A 429 pauses every sender
+of the account until its Retry-After has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import deque
+
+DEFAULT_RATE = 5.0
+MARGIN = 0.03  # 3% wider window: 4.85 requests/s against a limit of 5
+
+
+class RateLimiter:
+    def __init__(self, rate: float = DEFAULT_RATE, margin: float = MARGIN) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = max(1, math.floor(rate))
+        self.window = self.capacity / rate * (1 + margin)
+        self._sent: deque[float] = deque()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()  # no awaits inside: safe across event loops and threads
+
+    def _reserve(self) -> float:
+        """Take a slot now (returns 0) or say how long to wait before asking again."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._paused_until:
+                return self._paused_until - now
+            while self._sent and self._sent[0] <= now - self.window:
+                self._sent.popleft()
+            if len(self._sent) < self.capacity:
+                self._sent.append(now)
+                return 0.0
+            return self._sent[0] + self.window - now
+
+    async def acquire(self) -> None:
+        while (wait := self._reserve()) > 0:
+            await asyncio.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """The server said "too many": nobody sends for `seconds`."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+_limiters: dict[tuple[str, float], RateLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(account_url: str, rate: float = DEFAULT_RATE) -> RateLimiter:
+    """The process-wide limiter of an account (by its URL, never its key)."""
+    with _registry_lock:
+        key = (account_url, rate)
+        if key not in _limiters:
+            _limiters[key] = RateLimiter(rate)
+        return _limiters[key]

@@ -1,0 +1,38 @@
+"""The limiter's promise: never more than N sends in any window of one second."""
+
+import asyncio
+import time
+
+from acflow.ratelimit import RateLimiter, limiter_for
+
+
+def test_no_second_holds_more_than_the_limit():
+    limiter = RateLimiter(5.0)
+    stamps: list[float] = []
+
+    async def sender():
+        for _ in range(4):
+            await limiter.acquire()
+            stamps.append(time.monotonic())
+
+    async def main():
+        await asyncio.gather(*(sender() for _ in range(4)))
+
+    asyncio.run(main())
+    assert len(stamps) == 16
+    stamps.sort()
+    most = max(sum(1 for t in stamps if start <= t < start + 1.0) for start in stamps)
+    assert most == 5
+
+
+def test_pause_holds_everyone_back():
+    limiter = RateLimiter(100.0)
+    limiter.pause(0.3)
+    started = time.monotonic()
+    asyncio.run(limiter.acquire())
+    assert time.monotonic() - started >= 0.29
+
+
+def test_one_limiter_per_account():
+    assert limiter_for("https://a.api-us1.com") is limiter_for("https://a.api-us1.com")
+    assert limiter_for("https://a.api-us1.com") is not limiter_for("https://b.api-us1.com")
