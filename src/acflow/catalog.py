@@ -74,10 +74,11 @@ def _amount_sql() -> str:
     for code, digits in MINOR_UNITS.items():
         by_digits.setdefault(digits, []).append(f"'{code}'")
     whens = " ".join(
-        f"WHEN lower(currency) IN ({', '.join(codes)}) THEN {10 ** digits}"
+        f"WHEN lower(currency) IN ({', '.join(codes)}) THEN {1 / 10 ** digits:.{digits}f}"
         for digits, codes in sorted(by_digits.items())
     )
-    return f"CAST(value AS DECIMAL(38, 3)) / CASE {whens} ELSE 100 END"
+    # decimal times decimal stays exact (a division would give a double)
+    return f"CAST(CAST(value AS DECIMAL(38, 0)) * CASE {whens} ELSE 0.01 END AS DECIMAL(38, 3))"
 
 
 def _label_sql(column: str, labels: Mapping[int, str]) -> str:

@@ -1,0 +1,270 @@
+"""The async ActiveCampaign client: one request, made safely.
+
+Each layer adds one thing: `get` (retries, then a clear error) ->
+`_with_rate_limit` (the account's shared limiter) -> `_send` (httpx, and the
+meaning of what came back). The client cannot tell the sandbox from the real
+API: the base URL is the only switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import httpx
+import orjson
+from httpx_aiohttp import AiohttpTransport
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from .account import Account
+from .errors import ApiError, KeyRefused, NotActiveCampaign
+from .ratelimit import RateLimiter, limiter_for
+
+log = logging.getLogger("acflow")
+
+PAGE_SIZE = 100  # the API's maximum; its default of 20 makes five times the requests
+INTERMITTENT_403_RETRIES = 3  # the API sometimes refuses a key that has just worked
+USER_AGENT = "acflow (+https://github.com/acflow/acflow)"
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 (or 503 with Retry-After) answers received
+
+
+class Retryable(Exception):
+    """Worth asking again; `retry_after` is what the server asked us to wait."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def _api_message(body: bytes) -> str:
+    """The API's own words from an error body: {"message"} or {"errors": [{title, detail}]}."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    if isinstance(data.get("message"), str):
+        return data["message"]
+    errors = data.get("errors")
+    if isinstance(errors, list):
+        parts = [
+            ": ".join(str(e[k]) for k in ("title", "detail") if isinstance(e, dict) and e.get(k))
+            for e in errors
+        ]
+        return "; ".join(p for p in parts if p)
+    return ""
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "name or service not known" in str(exc).lower() or "nodename nor servname" in str(exc)
+
+
+class Client:
+    """Talks to one account. Use as `async with Client(account) as client:`."""
+
+    def __init__(self, account: Account, *, timeout: float = 60.0, max_attempts: int = 8,
+                 concurrency: int = 8, limiter: RateLimiter | None = None,
+                 backoff_max: float = 30.0) -> None:
+        self.account = account
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.concurrency = concurrency
+        self.limiter = limiter or limiter_for(account.url, account.rate_limit)
+        self.backoff_max = backoff_max
+        self.stats = RequestStats()  # the whole client's; callers may pass their own too
+        self._key_worked = False
+        self._http: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Client:
+        limits = httpx.Limits(max_connections=self.concurrency * 2,
+                              max_keepalive_connections=self.concurrency * 2)
+        # httpx's API over aiohttp's transport: 2.7x the pages per second of httpx's own
+        # (benchmarks/throughput.py), so the client is never what limits an export.
+        self._http = httpx.AsyncClient(
+            transport=AiohttpTransport(limits=limits),
+            base_url=f"{self.account.url}/api/3/",
+            headers={"Api-Token": self.account.key, "Accept": "application/json",
+                     "User-Agent": USER_AGENT},
+            timeout=self.timeout,
+            follow_redirects=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def check(self) -> dict[str, Any]:
+        """Ask who the key belongs to: proves URL and key before any real work."""
+        body = await self.get("users/me")
+        user = body.get("user") if isinstance(body, dict) else None
+        if not isinstance(user, dict):
+            raise NotActiveCampaign(
+                f"{self.account.url} answered /api/3/users/me without a user: "
+                "is this the API URL from Settings > Developer?"
+            )
+        return user
+
+    async def get(self, path: str, params: dict[str, Any] | None = None,
+                  stats: RequestStats | None = None) -> dict[str, Any]:
+        """GET one resource, retrying what is worth retrying; raise one clear error otherwise."""
+        attempt_no = 0
+        forbidden_retries = 0
+        last: Retryable | None = None
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Retryable),
+            wait=self._wait,
+            stop=stop_after_attempt(self.max_attempts),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempt_no += 1
+                    if attempt_no > 1:
+                        self._count(stats, "retries")
+                    try:
+                        result = await self._with_rate_limit(path, params, stats)
+                    except _Forbidden as exc:
+                        forbidden_retries += 1
+                        if forbidden_retries > INTERMITTENT_403_RETRIES:
+                            raise ApiError(exc.final_message) from None
+                        raise Retryable("403 on a key that worked") from None
+                    except Retryable as exc:
+                        last = exc
+                        raise
+        except Retryable:
+            reason = str(last) if last else "unknown"
+            raise ApiError(
+                f"{self.account.url}/api/3/{path}: gave up after {attempt_no} attempts "
+                f"(last: {reason}); the account may be overloaded, try again later"
+            ) from None
+        return result
+
+    def _transport_failure(self, exc: BaseException) -> Exception:
+        """No HTTP answer: a wrong URL (said at once) or a passing fault (retried)."""
+        cause = exc.__cause__ or exc  # the aiohttp error behind httpx's mapping
+        if _is_dns_failure(exc):
+            return NotActiveCampaign(f"cannot resolve {self.account.host}: check the API URL "
+                                     "(Settings > Developer in ActiveCampaign)")
+        if isinstance(cause, TimeoutError) or (isinstance(exc, httpx.TimeoutException) and cause is exc):
+            return Retryable(f"no answer within {self.timeout:g} s")
+        refused = isinstance(cause, aiohttp.ClientConnectorError | httpx.ConnectError)
+        if refused and not self._key_worked:
+            return NotActiveCampaign(f"cannot connect to {self.account.url} ({type(cause).__name__}): "
+                                     "check the API URL")
+        return Retryable(f"connection error ({type(cause).__name__})")
+
+    def _wait(self, retry_state: Any) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, Retryable) and exc.retry_after is not None:
+            return exc.retry_after
+        backoff = wait_random_exponential(multiplier=0.5, max=self.backoff_max)
+        return float(backoff(retry_state))
+
+    def _count(self, stats: RequestStats | None, name: str) -> None:
+        for s in (self.stats, stats):
+            if s is not None:
+                setattr(s, name, getattr(s, name) + 1)
+
+    async def _with_rate_limit(self, path: str, params: dict[str, Any] | None,
+                               stats: RequestStats | None) -> dict[str, Any]:
+        await self.limiter.acquire()
+        self._count(stats, "requests")
+        return await self._send(path, params, stats)
+
+    async def _send(self, path: str, params: dict[str, Any] | None,
+                    stats: RequestStats | None) -> dict[str, Any]:
+        assert self._http is not None, "use `async with Client(...)`"
+        where = f"{self.account.url}/api/3/{path}"
+        started = time.monotonic()
+        try:
+            response = await self._http.get(path, params=params)
+        except (TimeoutError, httpx.TransportError, aiohttp.ClientError) as exc:
+            log.debug("GET %s %s -> %s", path, params or "", type(exc.__cause__ or exc).__name__)
+            raise self._transport_failure(exc) from None
+        status = response.status_code
+        log.debug("GET %s %s -> %s in %.0f ms", path, params or "", status,
+                  (time.monotonic() - started) * 1000)
+        if status == 429 or (status == 503 and "retry-after" in response.headers):
+            wait = _retry_after(response.headers.get("retry-after"))
+            self._count(stats, "rate_limited")
+            self.limiter.pause(wait if wait is not None else 1.0)
+            raise Retryable(f"{status} too many requests", retry_after=wait)
+        if status >= 500:
+            raise Retryable(f"server error {status}")
+        if 300 <= status < 400:
+            target = response.headers.get("location", "elsewhere")
+            raise NotActiveCampaign(
+                f"{where} redirected to {target}: this is not the API URL "
+                "(copy it from Settings > Developer in ActiveCampaign)"
+            )
+        if status in (401, 403):
+            message = _api_message(response.content)
+            if not self._key_worked:
+                raise KeyRefused(
+                    f"ActiveCampaign refused the API key for {self.account.url} ({status}). "
+                    "Check ACTIVECAMPAIGN_API_KEY or --api-key."
+                )
+            raise _Forbidden(
+                f"{where}: ActiveCampaign answered {status}"
+                + (f" ({message})" if message else "")
+                + "; the key's user may lack permission: use an admin user's key"
+            )
+        if status >= 400:
+            message = _api_message(response.content)
+            raise ApiError(f"{where}: ActiveCampaign answered {status}"
+                           + (f" ({message})" if message else ""))
+        body = response.content
+        if not body:
+            raise Retryable("empty body")
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            if not self._key_worked and body.lstrip()[:1] == b"<":
+                raise NotActiveCampaign(
+                    f"{where} answered with a web page, not JSON: this is not the API URL "
+                    "(copy it from Settings > Developer in ActiveCampaign)"
+                ) from None
+            raise Retryable("truncated or invalid JSON") from None
+        if not isinstance(data, dict):
+            raise Retryable("JSON that is not an object")
+        self._key_worked = True
+        return data
+
+
+class _Forbidden(Exception):
+    """A 403 after the key has worked: retried a few times, then final."""
+
+    def __init__(self, final_message: str) -> None:
+        super().__init__(final_message)
+        self.final_message = final_message
