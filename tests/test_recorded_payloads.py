@@ -27,7 +27,7 @@ def test_recordings_are_there():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_field_is_kept_and_typed(path):
-    entity, body, records = load(path)
+    entity, _, records = load(path)
     builder = BatchBuilder(entity, "America/Chicago")
     rows = builder.build(records).to_pylist()
     assert builder.degraded == {}
@@ -53,7 +53,7 @@ def test_every_field_is_kept_and_typed(path):
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_meta_total_is_read_as_a_number(path):
-    entity, body, records = load(path)
+    _, body, _ = load(path)
     if "meta" in body:
         assert total_of(body) == int(body["meta"]["total"])
 
@@ -75,7 +75,7 @@ def test_quirks_of_real_records():
     entity, _, records = load(RECORDED / "deals" / "mhenrixon-2.json")
     rows = BatchBuilder(entity).build(records).to_pylist()
     assert {r["isDisabled"] for r in rows} <= {0, 1} and any(r["isDisabled"] == 1 for r in rows)
-    entity, body, records = load(RECORDED / "deals" / "mhenrixon-3.json")
+    _, body, records = load(RECORDED / "deals" / "mhenrixon-3.json")
     assert records == [] and total_of(body) == 0
     entity, _, records = load(RECORDED / "segments" / "acdocs-single-1.json")
     assert "links" not in BatchBuilder(entity).build(records).schema.names

@@ -8,7 +8,6 @@ API: the base URL is the only switch.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import socket

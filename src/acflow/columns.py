@@ -138,3 +138,4 @@ class BatchBuilder:
                 self.degraded[name] = str(exc)
                 arrays.append(_as_text(values))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema())
+

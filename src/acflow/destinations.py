@@ -80,7 +80,9 @@ def _select_for(con: duckdb.DuckDBPyConnection, query: str, kind: str,
     for name, ctype, *_ in described:
         q = quote(name)
         if kind in ("csv", "jsonl") and ctype.startswith("TIMESTAMP"):
-            cols.append(f"strftime(timezone('UTC', {q}), '%Y-%m-%dT%H:%M:%SZ') AS {q}")
+            utc = f"timezone('UTC', {q})"  # fractions only where there are any (AC sends whole seconds)
+            cols.append(f"CASE WHEN microsecond({q}) % 1000000 = 0 THEN strftime({utc}, '%Y-%m-%dT%H:%M:%SZ') "
+                        f"ELSE strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ') END AS {q}")
         elif kind == "jsonl" and name in json_columns:
             cols.append(f"CASE WHEN json_valid({q}) THEN CAST({q} AS JSON) ELSE to_json({q}) END AS {q}")
         else:

@@ -68,9 +68,10 @@ async def pages(client: Client, entity: Entity, *, params: dict[str, Any] | None
         yield page
 
 
-def _note(progress: PageProgress, body: dict[str, Any]) -> None:
+def _note(progress: PageProgress, body: dict[str, Any], counts_all: bool = True) -> None:
+    """Count a page; `counts_all` says its meta.total counts the whole entity (not one id range)."""
     progress.pages += 1
-    total = total_of(body)
+    total = total_of(body) if counts_all else None
     if total is not None:
         progress.total = total
 
@@ -130,8 +131,11 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
 
 
 def _partitions(low: int, high: int, count: int) -> list[tuple[int, int | None]]:
-    """(low, high] in `count` id ranges as (id_greater, id_less); the last is open-ended."""
-    size = max(1, math.ceil((high - low) / count))
+    """(low, high] in `count` id ranges as (id_greater, id_less); the last is open-ended.
+
+    Ranges are whole pages of ids, so where ids are dense no range ends in a short page.
+    """
+    size = max(1, math.ceil((high - low) / count / PAGE_SIZE)) * PAGE_SIZE
     bounds = list(range(low, high, size))
     return [(start, start + size + 1 if i < len(bounds) - 1 else None)
             for i, start in enumerate(bounds)] or [(low, None)]
@@ -147,7 +151,7 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
         if less is not None:
             query["id_less"] = less
         body = await client.get(entity.path, query, stats)
-        _note(progress, body)
+        _note(progress, body, counts_all=greater == 0 and less is None and order == "ASC")
         return records_of(body, entity)
 
     def last_id(page: list[dict[str, Any]], after: int) -> int:
@@ -156,14 +160,14 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
             raise PagingStuck(f"{entity.name}: id_greater={after} returned id {top} again")
         return top
 
-    first = await read(0, None)
+    # the first page and the highest id at once: one round trip before the ranges start
+    first, newest = await asyncio.gather(read(0, None), read(0, None, limit=1, order="DESC"))
     if first:
         yield first
     if len(first) < PAGE_SIZE:
         return
     low = last_id(first, 0)
-    newest = await read(0, None, limit=1, order="DESC")
-    high = int(newest[0]["id"]) if newest else low
+    high = max(int(newest[0]["id"]), low) if newest else low
     remaining_pages = ((progress.total or 0) - len(first)) / PAGE_SIZE
     count = max(1, min(concurrency, int(remaining_pages // PAGES_PER_PARTITION)))
     queue: asyncio.Queue[list[dict[str, Any]] | BaseException | None] = asyncio.Queue(maxsize=concurrency)
@@ -177,6 +181,8 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
                 if len(page) < PAGE_SIZE:
                     break
                 greater = last_id(page, greater)
+                if less is not None and greater >= less - 1:  # the range is full: no need to ask
+                    break
             await queue.put(None)
         except BaseException as exc:  # handed to the reader, which raises it
             await queue.put(exc)

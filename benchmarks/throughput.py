@@ -1,0 +1,76 @@
+"""Records per second end to end, with the API out of the way (no latency, no limit).
+
+acflow: contacts from the sandbox into the mirror (HTTP, JSON, typing, DuckDB),
+then from the mirror to CSV. The floor: the same records, already in memory,
+turned into an Arrow table and inserted into DuckDB, the least any tool must do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from _sandbox_process import sandbox_process
+
+from acflow import destinations
+from acflow.account import Account
+from acflow.catalog import CATALOG
+from acflow.client import Client
+from acflow.export import json_columns, publish_query
+from acflow.mirror import Mirror
+from acflow.paging import pages
+from acflow.sync import run_coroutine, sync_async
+
+
+async def fetch_all(account: Account) -> list[dict]:
+    out: list[dict] = []
+    async with Client(account) as client:
+        async for page in pages(client, CATALOG["contacts"], concurrency=4):
+            out.extend(page)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contacts", type=int, default=200_000)
+    args = parser.parse_args()
+    entity = CATALOG["contacts"]
+    with sandbox_process("--seed", "3", "--contacts", str(args.contacts), "--rate-limit", "0") as url, \
+            tempfile.TemporaryDirectory() as tmp:
+        account = Account(url, "sandbox-admin-key", rate_limit=10_000)
+        with Mirror(Path(tmp) / "m.duckdb") as mirror:
+            summary = run_coroutine(sync_async(account, [entity], mirror))
+            assert summary.ok, summary.to_dict()
+            result = summary.result("contacts")
+            started = time.perf_counter()
+            dest = destinations.parse(str(Path(tmp) / "contacts.csv"), "contacts")
+            written = destinations.write(mirror, publish_query(mirror, account.url, entity), dest, "replace",
+                                         json_columns(entity))
+            csv_seconds = time.perf_counter() - started
+        # the floor, on the same records
+        records = asyncio.run(fetch_all(account))
+        started = time.perf_counter()
+        table = pa.Table.from_pylist(records)
+        con = duckdb.connect(str(Path(tmp) / "floor.duckdb"))
+        con.register("t", table)
+        con.execute("CREATE TABLE contacts AS SELECT * FROM t")
+        floor_seconds = time.perf_counter() - started
+    sync_rate = result.rows / result.seconds
+    total_rate = result.rows / (result.seconds + csv_seconds)
+    floor_rate = len(records) / floor_seconds
+    print(f"contacts: {result.rows:,} in {result.requests} requests ({result.rows / result.requests:.0f} per request)")
+    print(f"sync into the mirror:      {result.seconds:7.2f} s  {sync_rate:>10,.0f} records/s")
+    print(f"mirror -> CSV:             {csv_seconds:7.2f} s  {written / csv_seconds:>10,.0f} records/s")
+    print(f"end to end:                {result.seconds + csv_seconds:7.2f} s  {total_rate:>10,.0f} records/s")
+    print(f"floor (Arrow + DuckDB):    {floor_seconds:7.2f} s  {floor_rate:>10,.0f} records/s "
+          f"(untyped: every column text)")
+    print(f"end to end / floor:        {total_rate / floor_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""The `acflow` command: thin wrappers over the library (see README, "Python API").
+
+Only this module turns an AcflowError into one stderr line and its exit code:
+0 success, 1 a run failed, 2 bad usage or configuration, 3 the key was refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from . import catalog
+from .account import KEY_ENV, URL_ENV, Account
+from .display import progress_bars, summary_table
+from .errors import AcflowError
+from .mirror import DEFAULT_PATH
+
+app = typer.Typer(
+    name="acflow",
+    help="ActiveCampaign data into files and databases: complete, typed, within the rate limit.\n\n"
+    "Example: acflow export deals --to deals.csv",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ApiUrl = Annotated[str | None, typer.Option("--api-url", envvar=URL_ENV, show_envvar=True,
+                                            help="The account's API URL (Settings > Developer).")]
+ApiKey = Annotated[str | None, typer.Option("--api-key", envvar=KEY_ENV, show_envvar=True,
+                                            show_default=False, help="The account's API key.")]
+MirrorOpt = Annotated[Path, typer.Option("--mirror", envvar="ACFLOW_MIRROR",
+                                         help="The local mirror (a DuckDB file).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every request (keys redacted).")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one answer.")]
+RateOpt = Annotated[float, typer.Option("--rate-limit", help="Requests per second the account allows.")]
+AttemptsOpt = Annotated[int, typer.Option("--attempts", min=1, help="Tries per request before giving up.")]
+
+
+def handles_errors(fn: F) -> F:
+    """AcflowError -> one line on stderr and the error's exit code."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except AcflowError as exc:
+            err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted: nothing half-written was kept.")
+            raise typer.Exit(130) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def _logging(verbose: bool) -> None:
+    if verbose:
+        handler = RichHandler(console=err, show_path=False, markup=False)
+        logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+        logging.getLogger("acflow").setLevel(logging.DEBUG)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", force=True)
+
+
+def _report(summary: Any, as_json: bool, sync_summary: Any) -> None:
+    if as_json:
+        print(json.dumps(summary.to_dict(), default=str, indent=2))
+    else:
+        out.print(summary_table(sync_summary))
+        for note in sync_summary.advice():
+            err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
+        for e in sync_summary.entities:
+            if e.error:
+                err.print(f"[red]Error:[/red] {e.entity}: {e.error}", highlight=False, soft_wrap=True)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command("sync")
+@handles_errors
+def sync_cmd(
+    entities: Annotated[list[str] | None, typer.Argument(
+        help="Entities to sync (default: the six: campaigns contacts lists deals segments forms).",
+        show_default=False)] = None,
+    api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_PATH,
+    as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
+    rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8,
+) -> None:
+    """Copy every record of the chosen entities into the local mirror.
+
+    Example: acflow sync contacts deals --api-url https://acme.api-us1.com
+    """
+    from .sync import sync
+
+    _logging(verbose)
+    account = Account.resolve(api_url, api_key, rate_limit)
+    with progress_bars(err, enabled=not as_json) as on_progress:
+        summary = sync(entities, account=account, mirror=mirror, timeout=timeout, attempts=attempts,
+                       on_progress=on_progress)
+    _report(summary, as_json, summary)
+
+
+@app.command("export")
+@handles_errors
+def export_cmd(
+    entity: Annotated[str, typer.Argument(help="The entity to export, e.g. deals.")],
+    to: Annotated[str, typer.Option("--to", help="Destination: a .csv, .jsonl or .parquet file, "
+                                    "or duckdb:///path.duckdb[?table=NAME].")],
+    mode: Annotated[str, typer.Option("--mode", help="replace | append | merge (merge: databases).")]
+    = "replace",
+    raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns (amount, status_label, rates).")]
+    = False,
+    api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_PATH,
+    as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
+    rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8,
+) -> None:
+    """Sync one entity and write it to one destination, atomically.
+
+    Example: acflow export deals --to deals.csv --mode replace
+    """
+    from .export import export
+
+    _logging(verbose)
+    account = Account.resolve(api_url, api_key, rate_limit)
+    with progress_bars(err, enabled=not as_json) as on_progress:
+        summary = export(entity, to, mode=mode, account=account, raw=raw, mirror=mirror,
+                         timeout=timeout, attempts=attempts, on_progress=on_progress)
+    if not as_json:
+        out.print(f"Wrote {summary.rows:,} {summary.entity} to {summary.destination} ({summary.mode}).")
+    _report(summary, as_json, summary.sync)
+
+
+@app.command("preview")
+@handles_errors
+def preview_cmd(
+    entity: Annotated[str, typer.Argument(help="The entity to look at.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Rows to show.")] = 10,
+    raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns.")] = False,
+    api_url: ApiUrl = None, api_key: ApiKey = None, as_json: JsonOpt = False,
+    verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
+) -> None:
+    """Show the first rows of an entity, typed as an export would write them (one request).
+
+    Example: acflow preview deals --limit 5
+    """
+    from .preview import preview
+
+    _logging(verbose)
+    table = preview(entity, account=Account.resolve(api_url, api_key), limit=limit, raw=raw,
+                    timeout=timeout)
+    if as_json:
+        print(json.dumps(table.to_pylist(), default=str, indent=2))
+        return
+    shown = Table(title=f"{entity}: first {table.num_rows} rows, {table.num_columns} columns",
+                  title_justify="left")
+    names = table.column_names
+    for name in names:
+        shown.add_column(name, overflow="fold", max_width=28)
+    for row in table.to_pylist():
+        shown.add_row(*("" if row[n] is None else str(row[n]) for n in names))
+    out.print(shown)
+
+
+@app.command("entities")
+def entities_cmd(
+    as_json: JsonOpt = False,
+) -> None:
+    """List the entities acflow knows, with their paging and what they hold.
+
+    Example: acflow entities
+    """
+    rows = [{"entity": e.name, "aliases": list(e.aliases), "path": f"/api/3/{e.path}",
+             "paging": e.paging.value, "columns": len(e.columns), "derived": list(e.derived),
+             "description": e.description} for e in catalog.CATALOG.values()]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="ActiveCampaign entities", title_justify="left")
+    for name in ("entity", "path", "paging", "columns", "derived", "description"):
+        table.add_column(name)
+    for r in rows:
+        name = r["entity"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
+        table.add_row(name, r["path"], r["paging"], str(r["columns"]), ", ".join(r["derived"]),
+                      r["description"])
+    out.print(table)
+
+
+@app.command("demo")
+@handles_errors
+def demo_cmd(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo writes its files.")]
+    = Path("acflow-demo"),
+    contacts: Annotated[int, typer.Option("--contacts", min=0, help="Contacts in the sandbox.")] = 2000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the built-in sandbox, sync all six entities and export them into ./acflow-demo/.
+
+    Needs no account and no network beyond loopback.
+    Example: acflow demo
+    """
+    from .demo import run_demo
+
+    with progress_bars(err, enabled=not as_json) as on_progress:
+        result = run_demo(directory, contacts=contacts, on_progress=on_progress)
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str, indent=2))
+    else:
+        out.print(summary_table(result.sync))
+        for note in result.sync.advice():
+            err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
+        out.print(f"\nFiles in {directory}/:")
+        for path, rows in result.files.items():
+            out.print(f"  {path}  ({rows:,} rows)")
+        out.print(f"\nRate-limit use: {result.rate_use:.2f} of the sandbox's {result.rate_limit:g} "
+                  f"requests/s, {result.rate_limited} answers 429.")
+        out.print("Try: duckdb " + str(directory / "acflow-demo.duckdb")
+                  + " \"SELECT status_label, count(*), sum(amount) FROM deals GROUP BY 1\"", soft_wrap=True)
+    if not result.sync.ok:
+        raise typer.Exit(1)
+
+
+def _mount_sandbox() -> None:
+    from .sandbox.cli import app as sandbox_app
+
+    app.add_typer(sandbox_app, name="sandbox",
+                  help="An ActiveCampaign-compatible API server for trying and testing flows.\n\n"
+                  "Example: acflow sandbox serve --contacts 5000")
+
+
+_mount_sandbox()
+
+
+def main() -> None:
+    app(prog_name="acflow")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

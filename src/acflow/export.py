@@ -1,0 +1,76 @@
+"""`export`: one entity, synced into the mirror, published to one destination."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import destinations
+from .account import Account
+from .catalog import ColType, Entity
+from .errors import AcflowError
+from .mirror import DEFAULT_PATH, Mirror, quote
+from .sync import ProgressCallback, SyncSummary, resolve_entities, run_coroutine, sync_async
+
+
+@dataclass
+class ExportSummary:
+    entity: str
+    destination: str
+    mode: str
+    rows: int
+    sync: SyncSummary
+
+    @property
+    def ok(self) -> bool:
+        return self.sync.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["sync"] = self.sync.to_dict()
+        out["ok"] = self.ok
+        return out
+
+
+def derived_query(entity: Entity, source: str, *, raw: bool = False,
+                  extracted_at: datetime | None = None) -> str:
+    """`source` plus the derived columns (amount, status_label, rates) unless raw."""
+    parts = ["*"]
+    if not raw:
+        parts += [f"{sql} AS {quote(name)}" for name, sql in entity.derived.items()]
+    if extracted_at is not None:
+        parts.append(f"TIMESTAMPTZ '{extracted_at.isoformat()}' AS {destinations.EXTRACTED_AT}")
+    return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def publish_query(mirror: Mirror, account_url: str, entity: Entity, *, raw: bool = False,
+                  extracted_at: datetime | None = None) -> str:
+    return derived_query(entity, mirror.table(account_url, entity.name), raw=raw,
+                         extracted_at=extracted_at)
+
+
+def json_columns(entity: Entity) -> frozenset[str]:
+    return frozenset(n for n, t in entity.columns.items() if t is ColType.JSON)
+
+
+def export(entity: str, to: str, *, mode: str = "replace", account: Account | None = None,
+           api_url: str | None = None, api_key: str | None = None, raw: bool = False,
+           mirror: str | Path = DEFAULT_PATH, timeout: float = 60.0, concurrency: int = 4,
+           attempts: int = 8, on_progress: ProgressCallback | None = None) -> ExportSummary:
+    """Sync `entity` and write it to `to`; the CLI's `acflow export`. Checks the destination first."""
+    chosen = resolve_entities([entity])[0]
+    dest = destinations.parse(to, chosen.name)
+    destinations.check_mode(dest, mode)
+    account = account or Account.resolve(api_url, api_key)
+    with Mirror(mirror) as db:
+        summary = run_coroutine(sync_async(account, [chosen], db, timeout=timeout, concurrency=concurrency,
+                                           attempts=attempts, on_progress=on_progress))
+        result = summary.result(chosen.name)
+        if result.status != "ok":
+            raise AcflowError(f"{chosen.name}: {result.error}; {dest.describe()} was not touched")
+        extracted = datetime.now().astimezone() if mode == "append" else None
+        query = publish_query(db, account.url, chosen, raw=raw, extracted_at=extracted)
+        rows = destinations.write(db, query, dest, mode, json_columns(chosen))
+    return ExportSummary(chosen.name, dest.describe(), mode, rows, summary)

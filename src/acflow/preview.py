@@ -1,0 +1,39 @@
+"""`preview`: the first rows of an entity, typed and derived as an export would write them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from .account import Account
+from .client import Client
+from .columns import BatchBuilder
+from .export import derived_query
+from .paging import records_of
+from .sync import _zone_of, resolve_entities, run_coroutine
+
+
+def preview(entity: str, *, account: Account, limit: int = 10, raw: bool = False,
+            timeout: float = 60.0) -> pa.Table:
+    """Two requests (who am I, one page); nothing is written anywhere."""
+    chosen = resolve_entities([entity])[0]
+
+    async def fetch() -> tuple[list[dict[str, Any]], str]:
+        async with Client(account, timeout=timeout) as client:
+            user = await client.check()
+            body = await client.get(chosen.path, {**chosen.order, "limit": limit})
+            return records_of(body, chosen)[:limit], _zone_of(user)
+
+    records, zone = run_coroutine(fetch())
+    table = pa.Table.from_batches([BatchBuilder(chosen, zone).build(records)])
+    if raw or not chosen.derived:
+        return table
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("preview_rows", table)
+        return con.execute(derived_query(chosen, "preview_rows")).to_arrow_table()
+    finally:
+        con.close()

@@ -1,0 +1,219 @@
+"""`sync`: every record of the chosen entities into the local mirror.
+
+All entities of an account are read at once through one client, so one rate
+limiter paces them together and the account's whole limit is used. Records go
+from pages to typed Arrow batches of a few thousand rows to the mirror, so
+memory is bounded by a batch, not by the account's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+import zoneinfo
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import catalog
+from .account import Account
+from .catalog import Entity
+from .client import Client, RequestStats
+from .columns import BatchBuilder
+from .errors import AcflowError, ConfigError
+from .mirror import DEFAULT_PATH, Mirror
+from .paging import PageProgress, pages
+
+BATCH_ROWS = 5_000
+ProgressCallback = Callable[[str, PageProgress, RequestStats], None]
+
+
+@dataclass
+class EntityResult:
+    entity: str
+    table: str = ""
+    fetch: str = "full"
+    status: str = "ok"
+    rows: int = 0
+    pages: int = 0
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    repairs: int = 0
+    seconds: float = 0.0
+    stubs: int = 0  # restricted-pipeline records the key may not see in full
+    deleted: int = 0  # soft-deleted records (deleted = 1), kept for users to filter
+    new_columns: list[str] = field(default_factory=list)  # fields the catalog does not know
+    text_columns: dict[str, str] = field(default_factory=dict)  # kept as text, and why
+    error: str | None = None
+
+
+@dataclass
+class SyncSummary:
+    account: str
+    mirror: str
+    run_id: str
+    zone: str
+    seconds: float = 0.0
+    entities: list[EntityResult] = field(default_factory=list)
+    requests: int = 0  # all of the run's requests, the account check included
+
+    @property
+    def ok(self) -> bool:
+        return all(e.status == "ok" for e in self.entities)
+
+    def result(self, entity: str) -> EntityResult:
+        return next(e for e in self.entities if e.entity == entity)
+
+    def advice(self) -> list[str]:
+        notes = []
+        for e in self.entities:
+            if e.stubs:
+                notes.append(
+                    f"{e.entity}: {e.stubs} records came back restricted (isDisabled = 1: pipelines this "
+                    "key's user may not manage); use an admin user's API key for complete data"
+                )
+            for name, why in e.text_columns.items():
+                notes.append(f"{e.entity}.{name} kept as text: {why}")
+        return notes
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(ok=self.ok, advice=self.advice())
+        return out
+
+
+def resolve_entities(names: Sequence[str] | None) -> list[Entity]:
+    """Names or aliases -> catalog entities (the six seed entities when none are given)."""
+    if not names:
+        return [catalog.CATALOG[n] for n in catalog.SEED_ENTITIES]
+    out: list[Entity] = []
+    for name in names:
+        entity = catalog.find(name)
+        if entity is None:
+            import difflib
+            close = difflib.get_close_matches(name, [*catalog.names(), *(
+                a for e in catalog.CATALOG.values() for a in e.aliases)], n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else f" Choose from: {', '.join(catalog.names())}."
+            raise ConfigError(f"unknown entity {name!r}.{hint}")
+        if entity not in out:
+            out.append(entity)
+    return out
+
+
+def _zone_of(user: dict[str, Any]) -> str:
+    """The account's zone, for the naive local timestamps ActiveCampaign sends."""
+    name = user.get("localZoneid")
+    if isinstance(name, str) and name:
+        try:
+            zoneinfo.ZoneInfo(name)
+            return name
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    return "UTC"
+
+
+async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str, result: EntityResult,
+                       run_id: str, on_progress: ProgressCallback | None) -> None:
+    started = datetime.now().astimezone()
+    clock = time.monotonic()
+    stats = RequestStats()
+    progress = PageProgress()
+    builder = BatchBuilder(entity, zone)
+    load = await asyncio.to_thread(mirror.load, client.account.url, entity.name, builder.schema())
+    buffer: list[dict[str, Any]] = []
+
+    def flush(records: list[dict[str, Any]]) -> None:
+        load.append(builder.build(records))
+
+    try:
+        async for page in pages(client, entity, stats=stats, progress=progress,
+                                concurrency=client.concurrency):
+            buffer.extend(page)
+            if len(buffer) >= BATCH_ROWS:
+                records, buffer = buffer, []
+                await asyncio.to_thread(flush, records)
+            if on_progress:
+                on_progress(entity.name, progress, stats)
+        if buffer:
+            await asyncio.to_thread(flush, buffer)
+        result.rows = await asyncio.to_thread(load.commit)
+        result.table = mirror.table(client.account.url, entity.name)
+        for flag, attr in ((entity.stub_flag, "stubs"), (entity.deleted_flag, "deleted")):
+            if flag:
+                count = mirror.query(f'SELECT count(*) FROM {result.table} WHERE "{flag}" = 1')[0][0]
+                setattr(result, attr, count)
+    except Exception as exc:  # recorded; the other entities go on
+        await asyncio.to_thread(load.abort)
+        result.status = "failed"
+        result.error = str(exc) if isinstance(exc, AcflowError) else f"{type(exc).__name__}: {exc}"
+    except BaseException:  # cancelled or interrupted: nothing of this load stays
+        load.abort()
+        result.status = "failed"
+        raise
+    finally:
+        result.requests, result.retries, result.rate_limited = stats.requests, stats.retries, stats.rate_limited
+        result.pages, result.repairs = progress.pages, progress.repairs
+        result.seconds = round(time.monotonic() - clock, 3)
+        result.new_columns = [n for n in builder.types if n not in entity.columns]
+        result.text_columns = dict(builder.degraded)
+        if on_progress:
+            on_progress(entity.name, progress, stats)
+        await asyncio.to_thread(
+            mirror.log_run, run_id=run_id, account=client.account.url, entity=entity.name,
+            started=started, ended=datetime.now().astimezone(), fetch_kind=result.fetch,
+            requests=stats.requests, retries=stats.retries, rate_limited=stats.rate_limited,
+            rows=result.rows, stubs=result.stubs, status=result.status, error=result.error,
+        )
+
+
+async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirror, *,
+                     timeout: float = 60.0, concurrency: int = 4, attempts: int = 8,
+                     on_progress: ProgressCallback | None = None, client: Client | None = None) -> SyncSummary:
+    run_id = uuid.uuid4().hex[:12]
+    clock = time.monotonic()
+    own = Client(account, timeout=timeout, concurrency=concurrency, max_attempts=attempts)
+    async with client or own as c:
+        user = await c.check()  # the key and URL are proven before anything is written
+        zone = _zone_of(user)
+        summary = SyncSummary(account.url, str(mirror.path), run_id, zone)
+        summary.entities = [EntityResult(e.name) for e in entities]
+        requests_before = c.stats.requests - 1
+        await asyncio.gather(*(
+            _sync_entity(c, mirror, e, zone, r, run_id, on_progress)
+            for e, r in zip(entities, summary.entities, strict=True)
+        ))
+        summary.requests = c.stats.requests - requests_before
+    summary.seconds = round(time.monotonic() - clock, 3)
+    return summary
+
+
+def run_coroutine(coro: Any) -> Any:
+    """asyncio.run, also from inside a running loop (a notebook): then in a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def sync(entities: Sequence[str] | None = None, *, account: Account | None = None,
+         api_url: str | None = None, api_key: str | None = None,
+         mirror: str | Path | Mirror = DEFAULT_PATH, timeout: float = 60.0, concurrency: int = 4,
+         attempts: int = 8, on_progress: ProgressCallback | None = None) -> SyncSummary:
+    """Sync entities (default: the six seed entities) into the mirror; the CLI's `acflow sync`."""
+    chosen = resolve_entities(entities)
+    account = account or Account.resolve(api_url, api_key)
+    own = not isinstance(mirror, Mirror)
+    db = Mirror(mirror) if own else mirror
+    try:
+        return run_coroutine(sync_async(account, chosen, db, timeout=timeout, concurrency=concurrency,
+                                        attempts=attempts, on_progress=on_progress))
+    finally:
+        if own:
+            db.close()

@@ -1,0 +1,124 @@
+"""The CLI as users meet it: help, exit codes, one-line errors, and no secret anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pytest
+from typer.testing import CliRunner
+
+import acflow
+from acflow.cli import app
+
+runner = CliRunner()
+
+
+def acflow_cmd(*args, env=None, cwd=None):
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    full_env.pop("ACTIVECAMPAIGN_API_URL", None)
+    full_env.pop("ACTIVECAMPAIGN_API_KEY", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "acflow.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=240)
+
+
+def commands(typer_app, prefix=()):
+    for info in typer_app.registered_commands:
+        yield (*prefix, info.name or info.callback.__name__)
+    for group in typer_app.registered_groups:
+        yield from commands(group.typer_instance, (*prefix, group.name))
+
+
+def test_help_lists_the_commands():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in ("demo", "sandbox", "export", "sync", "preview", "entities"):
+        assert name in result.output
+
+
+@pytest.mark.parametrize("command", list(commands(app)), ids=" ".join)
+def test_every_command_has_help_with_an_example(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+
+
+def test_python_api_names():
+    assert sorted(acflow.__all__) == [
+        "Account", "AcflowError", "ApiError", "ConfigError", "DestinationError", "ExportSummary",
+        "KeyRefused", "NotActiveCampaign", "PagingStuck", "SyncSummary", "export", "preview", "sync",
+    ]
+
+
+def test_unknown_entity(sandbox):
+    result = acflow_cmd("export", "deal", "--to", "x.csv", "--api-url", sandbox.url, "--api-key", "k")
+    assert result.returncode == 2
+    assert result.stderr == "Error: unknown entity 'deal'. Did you mean 'deals'?\n"
+    assert sandbox.stats()["requests"] == 0  # checked before any request
+
+
+def test_plain_http_is_refused():
+    result = acflow_cmd("sync", "--api-url", "http://acme.api-us1.com", "--api-key", "k")
+    assert result.returncode == 2
+    assert result.stderr == ("Error: refusing plain http:// for acme.api-us1.com: the API key would travel "
+                             "unencrypted; use https://\n")
+
+
+def test_refused_key_exits_3(sandbox):
+    result = acflow_cmd("sync", "contacts", env={"ACTIVECAMPAIGN_API_URL": sandbox.url,
+                                                "ACTIVECAMPAIGN_API_KEY": "nope"})
+    assert result.returncode == 3
+    assert result.stderr == (f"Error: ActiveCampaign refused the API key for {sandbox.url} (403). "
+                             "Check ACTIVECAMPAIGN_API_KEY or --api-key.\n")
+
+
+def test_bad_destination_is_caught_before_any_request(sandbox, tmp_path):
+    result = acflow_cmd("export", "deals", "--to", str(tmp_path / "d.csv"), "--mode", "merge",
+                        "--api-url", sandbox.url, "--api-key", sandbox.admin_key)
+    assert result.returncode == 2
+    assert result.stderr == "Error: csv destinations take --mode replace or append, not 'merge'\n"
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_export_json_summary(sandbox, tmp_path):
+    out = tmp_path / "deals.csv"
+    result = acflow_cmd("export", "deals", "--to", str(out), "--json", "--mirror", str(tmp_path / "m.duckdb"),
+                        "--api-url", sandbox.url, "--api-key", sandbox.admin_key, "--rate-limit", "1000")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["ok"] is True and summary["rows"] == len(sandbox.snapshot("deals"))
+    assert summary["sync"]["entities"][0]["requests"] >= 1
+    assert pacsv.read_csv(out).num_rows == summary["rows"]
+
+
+def test_the_key_appears_nowhere(sandbox, tmp_path):
+    """A failing verbose run: the key is in no output, log, file or mirror row."""
+    sandbox.set_faults("500=1.0@lists")
+    key = sandbox.admin_key
+    mirror = tmp_path / "m.duckdb"
+    result = acflow_cmd("export", "lists", "--to", str(tmp_path / "l.csv"), "--verbose", "--mirror", str(mirror),
+                        "--api-url", sandbox.url, "--api-key", key, "--rate-limit", "1000", "--attempts", "2",
+                        cwd=tmp_path)
+    sandbox.set_faults(None)
+    assert result.returncode == 1
+    assert "gave up after" in result.stderr
+    assert "GET lists" in result.stderr  # verbose logs the requests...
+    assert key not in result.stdout and key not in result.stderr  # ...never the key
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path
+
+
+def test_demo(tmp_path):
+    result = acflow_cmd("demo", "--dir", str(tmp_path / "demo"), "--contacts", "300", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in ("campaigns", "contacts", "lists", "deals", "segments", "forms"):
+        table = pacsv.read_csv(tmp_path / "demo" / f"{name}.csv")
+        assert table.num_rows > 0, name
+    assert "Rate-limit use" in result.stdout
+    assert Path(tmp_path / "demo" / "acflow-demo.duckdb").exists()

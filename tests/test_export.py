@@ -1,0 +1,145 @@
+"""Exports read back with real readers: the values, the types, the atomicity."""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+import acflow
+from acflow.account import Account
+from acflow.errors import DestinationError
+
+
+@pytest.fixture
+def account(sandbox):
+    return Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
+
+
+@pytest.fixture
+def mirror_path(tmp_path):
+    return tmp_path / "mirror.duckdb"
+
+
+def expected_amount(value: int, currency: str) -> Decimal:
+    digits = {"jpy": 0, "kwd": 3}.get(currency, 2)
+    return Decimal(value) / (10 ** digits)
+
+
+def test_csv_values_and_types(sandbox, account, mirror_path, tmp_path):
+    out = tmp_path / "deals.csv"
+    result = acflow.export("deals", to=str(out), account=account, mirror=mirror_path)
+    table = pacsv.read_csv(out)
+    assert result.rows == table.num_rows == len(sandbox.snapshot("deals"))
+    assert table.schema.field("id").type == pa.int64()
+    assert pa.types.is_timestamp(table.schema.field("cdate").type)
+    assert out.read_text().splitlines()[1].count("Z,") >= 1  # ISO-8601 UTC in text formats
+    rows = table.to_pylist()
+    currencies = {r["currency"] for r in rows if r["value"] is not None}
+    assert {"usd", "jpy", "kwd"} <= currencies
+    for r in rows:
+        if r["value"] is not None:
+            assert Decimal(str(r["amount"])) == expected_amount(r["value"], r["currency"])
+        assert r["status_label"] == {0: "open", 1: "won", 2: "lost"}.get(r["status"])
+
+
+def test_parquet_is_typed(sandbox, account, mirror_path, tmp_path):
+    out = tmp_path / "contacts.parquet"
+    acflow.export("contacts", to=str(out), account=account, mirror=mirror_path)
+    table = pq.read_table(out)
+    assert table.schema.field("id").type == pa.int64()
+    assert table.schema.field("deleted").type == pa.int8()
+    assert table.schema.field("cdate").type == pa.timestamp("us", tz="UTC")
+    assert sorted(table.column("id").to_pylist()) == sorted(int(r["id"]) for r in sandbox.snapshot("contacts"))
+
+
+def test_jsonl_keeps_nested_objects(sandbox, account, mirror_path, tmp_path):
+    out = tmp_path / "forms.jsonl"
+    acflow.export("forms", to=str(out), account=account, mirror=mirror_path)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == len(sandbox.snapshot("forms"))
+    assert all(isinstance(r["style"], dict) for r in rows)
+    assert all(isinstance(r["cfields"], list | dict) for r in rows)
+    assert all(r["cdate"].endswith("Z") for r in rows if r["cdate"])
+
+
+def test_campaign_rates_and_labels(account, mirror_path, tmp_path):
+    out = tmp_path / "campaigns.parquet"
+    acflow.export("campaigns", to=str(out), account=account, mirror=mirror_path)
+    for r in pq.read_table(out).to_pylist():
+        if r["send_amt"]:
+            assert r["open_rate"] == round(r["uniqueopens"] / r["send_amt"], 4)
+            assert 0 <= r["click_rate"] <= r["open_rate"] + 1e-9 or r["uniquelinkclicks"] <= r["uniqueopens"]
+        assert r["status_label"] in ("draft", "scheduled", "sending", "paused", "stopped", "completed")
+
+
+def test_raw_leaves_out_derived_columns(account, mirror_path, tmp_path):
+    out = tmp_path / "deals.parquet"
+    acflow.export("deals", to=str(out), account=account, mirror=mirror_path, raw=True)
+    names = pq.read_table(out).schema.names
+    assert "value" in names and "amount" not in names and "status_label" not in names
+
+
+def test_duckdb_replace_append_merge(sandbox, account, mirror_path, tmp_path):
+    db = tmp_path / "out.duckdb"
+    n = len(sandbox.snapshot("lists"))
+    acflow.export("lists", to=f"duckdb:///{db}?table=l", account=account, mirror=mirror_path)
+    acflow.export("lists", to=f"duckdb:///{db}?table=l", account=account, mirror=mirror_path)
+    acflow.export("lists", to=f"duckdb:///{db}?table=a", mode="append", account=account, mirror=mirror_path)
+    acflow.export("lists", to=f"duckdb:///{db}?table=a", mode="append", account=account, mirror=mirror_path)
+    sandbox.mutate("lists", create=2)
+    acflow.export("lists", to=f"duckdb:///{db}?table=l", mode="merge", account=account, mirror=mirror_path)
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT id) FROM l").fetchone() == (n + 2, n + 2)
+    assert con.execute("SELECT count(*), count(DISTINCT _extracted_at) FROM a").fetchone() == (2 * n, 2)
+
+
+def test_csv_append_adds_extraction_time(account, mirror_path, tmp_path):
+    out = tmp_path / "lists.csv"
+    for _ in range(2):
+        acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
+    table = pacsv.read_csv(out)
+    assert "_extracted_at" in table.schema.names
+    assert len(set(table.column("_extracted_at").to_pylist())) == 2
+    assert table.num_rows % 2 == 0
+
+
+def test_failed_append_leaves_the_file_as_it_was(account, mirror_path, tmp_path):
+    out = tmp_path / "lists.csv"
+    acflow.export("lists", to=str(out), account=account, mirror=mirror_path)
+    before = out.read_bytes()
+    with pytest.raises(DestinationError) as info:
+        acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
+    assert "(new: _extracted_at)" in str(info.value) and "the file is unchanged" in str(info.value)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lists.csv", "mirror.duckdb"]
+
+
+def test_a_write_that_fails_at_the_last_step_changes_nothing(account, mirror_path, tmp_path, monkeypatch):
+    out = tmp_path / "deals.parquet"
+    acflow.export("deals", to=str(out), account=account, mirror=mirror_path)
+    before = out.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(DestinationError, match="No space left on device; it is unchanged"):
+        acflow.export("deals", to=str(out), account=account, mirror=mirror_path, raw=True)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unwritable_destination_is_a_clear_error(account, mirror_path, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(DestinationError) as info:
+        acflow.export("lists", to=str(blocker / "lists.csv"), account=account, mirror=mirror_path)
+    assert str(info.value).startswith(f"cannot write {blocker / 'lists.csv'}: ")
+    assert info.value.exit_code == 1
