@@ -63,7 +63,7 @@ def test_pages_are_full_and_contacts_never_repeat(sandbox, account):
         seen = []
         async with fast_client(account) as client:
             async for page in pages(client, catalog.CATALOG["contacts"], progress=progress, concurrency=4):
-                seen.extend(int(r["id"]) for r in page)
+                seen.extend(int(i) for i in page.ids)
         return seen, progress
 
     seen, progress = asyncio.run(collect())
@@ -115,7 +115,7 @@ def test_deletions_while_paging_offsets_skip_nothing(sandbox, account):
         seen: list[int] = []
         async with fast_client(account, concurrency=1) as client:
             async for page in pages(client, deals, progress=progress, concurrency=1):
-                seen.extend(int(r["id"]) for r in page)
+                seen.extend(int(i) for i in page.ids)
                 if progress.pages == 2:  # between pages: delete records we have already read
                     done = sandbox.mutate("deals", delete=30)
                     deleted.update(int(i) for i in done["deleted"])

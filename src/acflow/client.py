@@ -12,12 +12,14 @@ import email.utils
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
 import orjson
+import simdjson
 from httpx_aiohttp import AiohttpTransport
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
@@ -30,6 +32,51 @@ log = logging.getLogger("acflow")
 PAGE_SIZE = 100  # the API's maximum; its default of 20 makes five times the requests
 INTERMITTENT_403_RETRIES = 3  # the API sometimes refuses a key that has just worked
 USER_AGENT = "acflow (+https://github.com/acflow/acflow)"
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """A list response kept as the bytes it came in, with what paging needs read from it.
+
+    The records themselves are only ever parsed in bulk, by Arrow (see columns.py).
+    """
+
+    body: bytes
+    key: str  # the records' array key
+    ids: list[Any]  # the records' ids, as sent
+    total: int | None  # meta.total, a hint
+
+
+def _parse_object(body: bytes) -> dict[str, Any]:
+    data = orjson.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("JSON that is not an object")
+    return data
+
+
+def _page_reader(key: str) -> Callable[[bytes], RawPage]:
+    def read(body: bytes) -> RawPage:
+        doc = simdjson.Parser().parse(body)  # lazy: only what we touch becomes Python
+        if not isinstance(doc, simdjson.Object):
+            raise ValueError("JSON that is not an object")
+        records = doc.get(key)
+        if isinstance(records, simdjson.Array):
+            ids = [r.get("id") if isinstance(r, simdjson.Object) else None for r in records]
+        elif records is None or (isinstance(records, simdjson.Object) and len(records) == 0):
+            ids = []
+        else:
+            raise ValueError(f"the response's {key!r} is not a list")
+        meta = doc.get("meta")
+        try:
+            total = int(meta.get("total")) if isinstance(meta, simdjson.Object) else None
+        except (TypeError, ValueError):
+            total = None
+        return RawPage(body, key, ids, total)
+
+    return read
 
 
 @dataclass
@@ -135,7 +182,16 @@ class Client:
 
     async def get(self, path: str, params: dict[str, Any] | None = None,
                   stats: RequestStats | None = None) -> dict[str, Any]:
-        """GET one resource, retrying what is worth retrying; raise one clear error otherwise."""
+        """GET one resource as a dict, retrying what is worth retrying; one clear error otherwise."""
+        return await self._get(path, params, stats, _parse_object)
+
+    async def get_page(self, path: str, key: str, params: dict[str, Any] | None = None,
+                       stats: RequestStats | None = None) -> RawPage:
+        """GET one page of a list, kept as bytes (see RawPage)."""
+        return await self._get(path, params, stats, _page_reader(key))
+
+    async def _get(self, path: str, params: dict[str, Any] | None, stats: RequestStats | None,
+                   parse: Callable[[bytes], T]) -> T:
         attempt_no = 0
         forbidden_retries = 0
         last: Retryable | None = None
@@ -152,7 +208,7 @@ class Client:
                     if attempt_no > 1:
                         self._count(stats, "retries")
                     try:
-                        result = await self._with_rate_limit(path, params, stats)
+                        result = await self._with_rate_limit(path, params, stats, parse)
                     except _Forbidden as exc:
                         forbidden_retries += 1
                         if forbidden_retries > INTERMITTENT_403_RETRIES:
@@ -196,13 +252,13 @@ class Client:
                 setattr(s, name, getattr(s, name) + 1)
 
     async def _with_rate_limit(self, path: str, params: dict[str, Any] | None,
-                               stats: RequestStats | None) -> dict[str, Any]:
+                               stats: RequestStats | None, parse: Callable[[bytes], T]) -> T:
         await self.limiter.acquire()
         self._count(stats, "requests")
-        return await self._send(path, params, stats)
+        return await self._send(path, params, stats, parse)
 
     async def _send(self, path: str, params: dict[str, Any] | None,
-                    stats: RequestStats | None) -> dict[str, Any]:
+                    stats: RequestStats | None, parse: Callable[[bytes], T]) -> T:
         assert self._http is not None, "use `async with Client(...)`"
         where = f"{self.account.url}/api/3/{path}"
         started = time.monotonic()
@@ -247,16 +303,14 @@ class Client:
         if not body:
             raise Retryable("empty body")
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
+            data = parse(body)
+        except ValueError as exc:  # orjson's and simdjson's errors both are ValueErrors
             if not self._key_worked and body.lstrip()[:1] == b"<":
                 raise NotActiveCampaign(
                     f"{where} answered with a web page, not JSON: this is not the API URL "
                     "(copy it from Settings > Developer in ActiveCampaign)"
                 ) from None
-            raise Retryable("truncated or invalid JSON") from None
-        if not isinstance(data, dict):
-            raise Retryable("JSON that is not an object")
+            raise Retryable(f"truncated or invalid JSON ({str(exc)[:60]})") from None
         self._key_worked = True
         return data
 

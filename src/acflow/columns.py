@@ -9,15 +9,20 @@ for the rest of the run, with a warning, rather than losing the value.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 from .catalog import ColType, Entity
+
+if TYPE_CHECKING:
+    from .paging import Page
 
 log = logging.getLogger("acflow")
 
@@ -40,9 +45,22 @@ class Unconvertible(ValueError):
     """A column's values do not fit its declared type."""
 
 
-def _as_text(values: Sequence[Any]) -> pa.Array:
+Values = Sequence[Any] | pa.Array  # Python values (from dicts) or an Arrow array (from the JSON reader)
+
+
+def _python(values: Values) -> Sequence[Any]:
+    return values.to_pylist() if isinstance(values, pa.Array) else values
+
+
+def _arrow(values: Values) -> pa.Array:
+    return values if isinstance(values, pa.Array) else pa.array(values)
+
+
+def _as_text(values: Values) -> pa.Array:
     """Any JSON values as text: strings as they are, everything else as JSON."""
-    out = [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in values]
+    if isinstance(values, pa.Array) and (pa.types.is_string(values.type) or pa.types.is_null(values.type)):
+        return values.cast(pa.string())
+    out = [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in _python(values)]
     return pa.array(out, type=pa.string())
 
 
@@ -50,9 +68,9 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
 
 
-def _to_int(values: Sequence[Any], target: pa.DataType) -> pa.Array:
+def _to_int(values: Values, target: pa.DataType) -> pa.Array:
     try:
-        arr = pa.array(values)
+        arr = _arrow(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed "1" and 1 in one column
         arr = pa.array([None if v is None else str(int(v)) if isinstance(v, bool) else str(v)
                         for v in values], type=pa.string())
@@ -66,10 +84,10 @@ def _to_int(values: Sequence[Any], target: pa.DataType) -> pa.Array:
         raise Unconvertible(str(exc)) from exc
 
 
-def _to_timestamp(values: Sequence[Any], naive_zone: str) -> pa.Array:
+def _to_timestamp(values: Values, naive_zone: str) -> pa.Array:
     target = ARROW_TYPES[ColType.TIMESTAMP]
     try:
-        arr = pa.array(values)
+        arr = _arrow(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise Unconvertible(str(exc)) from exc
     if pa.types.is_null(arr.type):
@@ -95,16 +113,13 @@ def _to_timestamp(values: Sequence[Any], naive_zone: str) -> pa.Array:
     return parsed
 
 
-def convert(values: Sequence[Any], kind: ColType, zone: str) -> pa.Array:
+def convert(values: Values, kind: ColType, zone: str) -> pa.Array:
     """One column of raw values -> its typed Arrow array (raises Unconvertible)."""
     if kind in (ColType.ID, ColType.INT, ColType.FLAG):
         return _to_int(values, ARROW_TYPES[kind])
     if kind is ColType.TIMESTAMP:
         return _to_timestamp(values, zone)
-    if kind is ColType.JSON:
-        return pa.array([v if v is None or isinstance(v, str) else orjson.dumps(v).decode()
-                         for v in values], type=pa.string())
-    return _as_text(values)
+    return _as_text(values)  # TEXT; JSON too: nested values as JSON, strings as sent
 
 
 class BatchBuilder:
@@ -118,18 +133,69 @@ class BatchBuilder:
         self.zone = zone
         self.types: dict[str, ColType] = dict(entity.columns)
         self.degraded: dict[str, str] = {}  # column -> why it is kept as text
+        self.fallbacks = 0  # batches Arrow could not read exactly, typed from dicts instead
 
     def schema(self) -> pa.Schema:
         return pa.schema([(name, ARROW_TYPES[kind]) for name, kind in self.types.items()])
 
     def build(self, records: Sequence[dict[str, Any]]) -> pa.RecordBatch:
+        """Records as dicts -> a typed batch (the exact path; build_pages is the fast one)."""
         for record in records:  # unknown fields are kept, as text, in order of appearance
             for name in record:
                 if name not in self.types and name not in DROPPED:
                     self.types[name] = ColType.TEXT
+        return self._typed({name: [r.get(name) for r in records] for name in self.types}, len(records))
+
+    def build_pages(self, pages: Sequence[Page]) -> pa.RecordBatch:
+        """Raw pages -> a typed batch, parsed by Arrow's JSON reader without making Python
+        objects of the records; where Arrow cannot read them exactly as build() would, build()."""
+        try:
+            columns, rows = self._read_pages(pages)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, _NotExact):
+            self.fallbacks += 1
+            return self.build([r for page in pages for r in page.records()])
+        return self._typed(columns, rows)
+
+    def _read_pages(self, pages: Sequence[Page]) -> tuple[dict[str, pa.Array], int]:
+        declared = [(n, pa.string()) for n, k in self.types.items() if k in (ColType.TEXT, ColType.TIMESTAMP)]
+        key = self.entity.key
+        schema = pa.schema([(key, pa.list_(pa.struct(declared)))])
+        table = pajson.read_json(
+            io.BytesIO(b"\n".join(p.raw.body for p in pages)),
+            read_options=pajson.ReadOptions(block_size=1 << 24),  # 16 MB: a batch parses on several threads
+            parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+        )
+        if table.num_rows != len(pages):  # a body that spans lines, or is not one object
+            raise _NotExact()
+        records = pc.list_flatten(table.column(key)).combine_chunks()
+        if records.null_count or not pa.types.is_struct(records.type):
+            raise _NotExact()
+        keep, start = [], 0
+        for page in pages:
+            count = len(page.raw.ids)
+            keep.extend(range(start, start + count) if page.keep is None else (start + i for i in page.keep))
+            start += count
+        if start != len(records):
+            raise _NotExact()
+        if len(keep) != len(records):
+            records = records.take(pa.array(keep, type=pa.int64()))
+        fields = {records.type.field(i).name: records.field(i) for i in range(records.type.num_fields)}
+        for name, array in fields.items():
+            if name in DROPPED:
+                continue
+            if name not in self.types:
+                self.types[name] = ColType.TEXT
+            if not _renders_exactly(array.type):
+                raise _NotExact()
+        return fields, len(records)
+
+    def _typed(self, columns: dict[str, Values], rows: int) -> pa.RecordBatch:
         arrays = []
         for name, kind in self.types.items():
-            values = [r.get(name) for r in records]
+            values = columns.get(name)
+            if values is None:
+                arrays.append(pa.nulls(rows, ARROW_TYPES[kind]))
+                continue
             try:
                 arrays.append(convert(values, kind, self.zone))
             except Unconvertible as exc:
@@ -138,4 +204,18 @@ class BatchBuilder:
                 self.degraded[name] = str(exc)
                 arrays.append(_as_text(values))
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema())
+
+
+class _NotExact(Exception):
+    """Arrow's reading of these pages would not be what build() makes of them."""
+
+
+def _renders_exactly(t: pa.DataType) -> bool:
+    """Types Arrow infers from JSON that turn back into the values orjson would give. Not
+    timestamps (Arrow reads ISO strings as instants), nor objects (Arrow gives every object
+    the keys of all, so the JSON would change): scalars and lists of scalars."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _renders_exactly(t.value_type)
+    return pa.types.is_string(t) or pa.types.is_null(t) or pa.types.is_boolean(t) or \
+        pa.types.is_integer(t) or pa.types.is_floating(t)
 

@@ -22,8 +22,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from .catalog import Entity, Paging
-from .client import PAGE_SIZE, Client, RequestStats
+from .client import PAGE_SIZE, Client, RawPage, RequestStats
 from .errors import PagingStuck
 
 MAX_REPAIRS = 200  # step-backs in one read before we call the listing unstable
@@ -36,6 +38,27 @@ class PageProgress:
     pages: int = 0
     rows: int = 0
     repairs: int = 0  # offset step-backs after records moved
+
+
+@dataclass(frozen=True)
+class Page:
+    """The new records of one response: its raw page and which of its records to use."""
+
+    raw: RawPage
+    keep: tuple[int, ...] | None = None  # positions of the records to use; None: all
+
+    @property
+    def ids(self) -> list[Any]:
+        ids = self.raw.ids
+        return ids if self.keep is None else [ids[i] for i in self.keep]
+
+    def __len__(self) -> int:
+        return len(self.raw.ids) if self.keep is None else len(self.keep)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The records as dicts: for small uses; bulk typing reads the bytes (columns.py)."""
+        records = orjson.loads(self.raw.body).get(self.raw.key) or []
+        return records if self.keep is None else [records[i] for i in self.keep]
 
 
 def total_of(body: dict[str, Any]) -> int | None:
@@ -59,7 +82,7 @@ def records_of(body: dict[str, Any], entity: Entity) -> list[dict[str, Any]]:
 
 async def pages(client: Client, entity: Entity, *, params: dict[str, Any] | None = None,
                 stats: RequestStats | None = None, progress: PageProgress | None = None,
-                concurrency: int = 4) -> AsyncIterator[list[dict[str, Any]]]:
+                concurrency: int = 4) -> AsyncIterator[Page]:
     """Every record of `entity` (matching `params`), in pages of new records only."""
     progress = progress or PageProgress()
     pager = _keyset if entity.paging is Paging.ID_KEYSET else _offset
@@ -68,25 +91,23 @@ async def pages(client: Client, entity: Entity, *, params: dict[str, Any] | None
         yield page
 
 
-def _note(progress: PageProgress, body: dict[str, Any], counts_all: bool = True) -> None:
+def _note(progress: PageProgress, raw: RawPage, counts_all: bool = True) -> None:
     """Count a page; `counts_all` says its meta.total counts the whole entity (not one id range)."""
     progress.pages += 1
-    total = total_of(body) if counts_all else None
-    if total is not None:
-        progress.total = total
+    if counts_all and raw.total is not None:
+        progress.total = raw.total
 
 
 async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats: RequestStats | None,
-                  progress: PageProgress, concurrency: int) -> AsyncIterator[list[dict[str, Any]]]:
+                  progress: PageProgress, concurrency: int) -> AsyncIterator[Page]:
     step = PAGE_SIZE - 1  # each page re-reads the last record of the one before
 
-    async def read(offset: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async def read(offset: int) -> RawPage:
         query = {**params, **entity.order, "limit": PAGE_SIZE, "offset": offset}
-        body = await client.get(entity.path, query, stats)
-        return body, records_of(body, entity)
+        return await client.get_page(entity.path, entity.key, query, stats)
 
-    seen: set[Any] = set()
-    inflight: deque[tuple[int, asyncio.Task[Any]]] = deque()
+    seen: set[str] = set()
+    inflight: deque[tuple[int, asyncio.Task[RawPage]]] = deque()
     next_offset = 0
     width = 1  # one page until we know there is more than one
 
@@ -102,9 +123,10 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
                 inflight.append((next_offset, asyncio.create_task(read(next_offset))))
                 next_offset += step
             offset, task = inflight.popleft()
-            body, page = await task
-            _note(progress, body)
-            connected = offset == 0 or (bool(page) and page[0].get("id") in seen)
+            raw = await task
+            _note(progress, raw)
+            ids = [str(i) for i in raw.ids]
+            connected = offset == 0 or (bool(ids) and ids[0] in seen)
             if not connected:  # records moved back under us: re-read from earlier
                 progress.repairs += 1
                 if progress.repairs > MAX_REPAIRS:
@@ -116,11 +138,14 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
                 next_offset = max(0, offset - step)
                 width = 1
                 continue
-            new = [r for r in page if r.get("id") not in seen]
-            seen.update(r.get("id") for r in new)
-            if new:
-                yield new
-            if len(page) < PAGE_SIZE:
+            keep = []
+            for position, record_id in enumerate(ids):
+                if record_id not in seen:
+                    seen.add(record_id)
+                    keep.append(position)
+            if keep:
+                yield Page(raw, None if len(keep) == len(ids) else tuple(keep))
+            if len(ids) < PAGE_SIZE:
                 return
             if not inflight or inflight[0][0] != offset + step:
                 cancel_all()
@@ -142,41 +167,46 @@ def _partitions(low: int, high: int, count: int) -> list[tuple[int, int | None]]
 
 
 async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats: RequestStats | None,
-                  progress: PageProgress, concurrency: int) -> AsyncIterator[list[dict[str, Any]]]:
-    async def read(greater: int, less: int | None, limit: int = PAGE_SIZE,
-                   order: str = "ASC") -> list[dict[str, Any]]:
+                  progress: PageProgress, concurrency: int) -> AsyncIterator[Page]:
+    async def read(greater: int, less: int | None, limit: int = PAGE_SIZE, order: str = "ASC") -> RawPage:
         query = {**params, "orders[id]": order, "limit": limit}
         if order == "ASC":
             query["id_greater"] = greater
         if less is not None:
             query["id_less"] = less
-        body = await client.get(entity.path, query, stats)
-        _note(progress, body, counts_all=greater == 0 and less is None and order == "ASC")
-        return records_of(body, entity)
+        raw = await client.get_page(entity.path, entity.key, query, stats)
+        _note(progress, raw, counts_all=greater == 0 and less is None and order == "ASC")
+        return raw
 
-    def last_id(page: list[dict[str, Any]], after: int) -> int:
-        top = int(page[-1]["id"])
+    def above(raw: RawPage, greater: int) -> Page:
+        """Only ids above the cursor (a misbehaving server must not make us repeat)."""
+        keep = tuple(i for i, record_id in enumerate(raw.ids) if int(record_id) > greater)
+        return Page(raw, None if len(keep) == len(raw.ids) else keep)
+
+    def last_id(page: Page, after: int) -> int:
+        top = int(page.ids[-1])
         if top <= after:
             raise PagingStuck(f"{entity.name}: id_greater={after} returned id {top} again")
         return top
 
     # the first page and the highest id at once: one round trip before the ranges start
-    first, newest = await asyncio.gather(read(0, None), read(0, None, limit=1, order="DESC"))
-    if first:
+    first_raw, newest = await asyncio.gather(read(0, None), read(0, None, limit=1, order="DESC"))
+    first = above(first_raw, 0)
+    if len(first):
         yield first
     if len(first) < PAGE_SIZE:
         return
     low = last_id(first, 0)
-    high = max(int(newest[0]["id"]), low) if newest else low
+    high = max(int(newest.ids[0]), low) if newest.ids else low
     remaining_pages = ((progress.total or 0) - len(first)) / PAGE_SIZE
     count = max(1, min(concurrency, int(remaining_pages // PAGES_PER_PARTITION)))
-    queue: asyncio.Queue[list[dict[str, Any]] | BaseException | None] = asyncio.Queue(maxsize=concurrency)
+    queue: asyncio.Queue[Page | BaseException | None] = asyncio.Queue(maxsize=concurrency)
 
     async def partition(greater: int, less: int | None) -> None:
         try:
             while True:
-                page = [r for r in await read(greater, less) if int(r["id"]) > greater]
-                if page:
+                page = above(await read(greater, less), greater)
+                if len(page):
                     await queue.put(page)
                 if len(page) < PAGE_SIZE:
                     break

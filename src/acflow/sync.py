@@ -25,9 +25,9 @@ from .client import Client, RequestStats
 from .columns import BatchBuilder
 from .errors import AcflowError, ConfigError
 from .mirror import DEFAULT_PATH, Mirror
-from .paging import PageProgress, pages
+from .paging import Page, PageProgress, pages
 
-BATCH_ROWS = 5_000
+BATCH_ROWS = 10_000  # rows typed and written at once: large enough for Arrow's JSON reader
 ProgressCallback = Callable[[str, PageProgress, RequestStats], None]
 
 
@@ -47,6 +47,7 @@ class EntityResult:
     stubs: int = 0  # restricted-pipeline records the key may not see in full
     deleted: int = 0  # soft-deleted records (deleted = 1), kept for users to filter
     new_columns: list[str] = field(default_factory=list)  # fields the catalog does not know
+    exact_fallbacks: int = 0  # batches typed from dicts because Arrow could not read them exactly
     text_columns: dict[str, str] = field(default_factory=dict)  # kept as text, and why
     error: str | None = None
 
@@ -124,20 +125,28 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
     progress = PageProgress()
     builder = BatchBuilder(entity, zone)
     load = await asyncio.to_thread(mirror.load, client.account.url, entity.name, builder.schema())
-    buffer: list[dict[str, Any]] = []
+    buffer: list[Page] = []
+    buffered = 0
+    writing: asyncio.Future[None] | None = None  # one batch typed and written while the next is fetched
 
-    def flush(records: list[dict[str, Any]]) -> None:
-        load.append(builder.build(records))
+    def flush(batch: list[Page]) -> None:
+        load.append(builder.build_pages(batch))
 
     try:
         async for page in pages(client, entity, stats=stats, progress=progress,
                                 concurrency=client.concurrency):
-            buffer.extend(page)
-            if len(buffer) >= BATCH_ROWS:
-                records, buffer = buffer, []
-                await asyncio.to_thread(flush, records)
+            buffer.append(page)
+            buffered += len(page)
+            if buffered >= BATCH_ROWS:
+                if writing is not None:
+                    await writing  # in order, and never more than two batches in memory
+                batch, buffer, buffered = buffer, [], 0
+                writing = asyncio.ensure_future(asyncio.to_thread(flush, batch))
             if on_progress:
                 on_progress(entity.name, progress, stats)
+        if writing is not None:
+            await writing
+            writing = None
         if buffer:
             await asyncio.to_thread(flush, buffer)
         result.rows = await asyncio.to_thread(load.commit)
@@ -147,10 +156,14 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
                 count = mirror.query(f'SELECT count(*) FROM {result.table} WHERE "{flag}" = 1')[0][0]
                 setattr(result, attr, count)
     except Exception as exc:  # recorded; the other entities go on
+        if writing is not None:
+            await asyncio.gather(writing, return_exceptions=True)
         await asyncio.to_thread(load.abort)
         result.status = "failed"
         result.error = str(exc) if isinstance(exc, AcflowError) else f"{type(exc).__name__}: {exc}"
     except BaseException:  # cancelled or interrupted: nothing of this load stays
+        if writing is not None:
+            writing.cancel()
         load.abort()
         result.status = "failed"
         raise
@@ -160,6 +173,7 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
         result.seconds = round(time.monotonic() - clock, 3)
         result.new_columns = [n for n in builder.types if n not in entity.columns]
         result.text_columns = dict(builder.degraded)
+        result.exact_fallbacks = builder.fallbacks
         if on_progress:
             on_progress(entity.name, progress, stats)
         await asyncio.to_thread(

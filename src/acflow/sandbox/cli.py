@@ -100,6 +100,8 @@ def serve(
     admin_key: str = typer.Option(ADMIN_KEY, "--admin-key", help="API key that sees everything."),
     restricted_key: str = typer.Option(RESTRICTED_KEY, "--restricted-key", help="API key of a restricted user."),
     timezone: str = typer.Option("America/Chicago", help="The account's time zone (dates carry its offset)."),
+    cache_mb: int = typer.Option(256, "--cache-mb", min=0,
+                                 help="Memory for rendered records per entity (more: faster repeat reads)."),
     **sizes: Any,
 ) -> None:
     if rate_limit_status not in (429, 503):
@@ -113,7 +115,8 @@ def serve(
     chosen = {by_flag[k]: v for k, v in sizes.items() if v is not None}
     try:
         config = Config(host, port, seed, chosen, latency_ms, jitter, rate_limit, rate_limit_status,
-                        faults or None, slow_seconds, churn or None, admin_key, restricted_key, timezone)
+                        faults or None, slow_seconds, churn or None, admin_key, restricted_key, timezone,
+                        cache_mb=cache_mb)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     try:
