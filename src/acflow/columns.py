@@ -154,7 +154,10 @@ class BatchBuilder:
         except (pa.ArrowInvalid, pa.ArrowTypeError, _NotExact):
             self.fallbacks += 1
             return self.build([r for page in pages for r in page.records()])
-        return self._typed(columns, rows)
+        batch = self._typed(columns, rows)
+        del columns
+        pa.default_memory_pool().release_unused()  # else the parser's threads keep their memory
+        return batch
 
     def _read_pages(self, pages: Sequence[Page]) -> tuple[dict[str, pa.Array], int]:
         declared = [(n, pa.string()) for n, k in self.types.items() if k in (ColType.TEXT, ColType.TIMESTAMP)]

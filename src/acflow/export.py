@@ -47,7 +47,7 @@ def derived_query(entity: Entity, source: str, *, raw: bool = False,
 
 def publish_query(mirror: Mirror, account_url: str, entity: Entity, *, raw: bool = False,
                   extracted_at: datetime | None = None) -> str:
-    return derived_query(entity, mirror.table(account_url, entity.name), raw=raw,
+    return derived_query(entity, mirror.current(account_url, entity.name), raw=raw,
                          extracted_at=extracted_at)
 
 

@@ -1,18 +1,26 @@
 """The local mirror: one DuckDB file holding a typed raw table per account and
 entity, the sync state and the run log.
 
-A load writes into a staging table and swaps it in inside one transaction, so
-a reader of the mirror sees the previous complete table or the new complete
-table, never half of one; a load that fails leaves the previous table as it was.
+A load writes into a staging table and merges it in inside one transaction:
+new and changed rows (by id) replace what the mirror held, a restricted stub
+never replaces a full row, and a full fetch marks rows that are gone from the
+API (`_acflow_deleted_at`) instead of keeping them silently. A reader sees the
+mirror before or after a load, never half of one; a load that fails or is
+killed changes nothing, and its staging table is dropped on the next open.
+
+Every row carries `_acflow_seq`, the number of the load that last changed it,
+so destinations can take only what changed since they last published.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,18 +30,27 @@ import pyarrow as pa
 
 from .errors import ConfigError
 
+log = logging.getLogger("acflow")
+
 DEFAULT_PATH = Path(".acflow") / "mirror.duckdb"
 META = "_acflow"
+SYNC_MEMORY_LIMIT = "64MB"  # with 2,500-row batches a 1M-contact sync stays under 300 MB (benchmarks/memory.py)
+FORMAT = 2  # bump when the layout changes; an older mirror is rebuilt (it is a cache)
+SEQ = "_acflow_seq"  # the load that last changed the row
+DELETED_AT = "_acflow_deleted_at"  # when a full fetch found the row gone from the API
+INTERNAL = (SEQ, DELETED_AT)
 
 _SETUP = f"""
 CREATE SCHEMA IF NOT EXISTS {META};
+CREATE TABLE IF NOT EXISTS {META}.about (format INTEGER, mirror_id VARCHAR);
+CREATE SEQUENCE IF NOT EXISTS {META}.loads;
 CREATE TABLE IF NOT EXISTS {META}.state (
     account VARCHAR, entity VARCHAR, table_name VARCHAR, synced_at TIMESTAMPTZ,
-    rows BIGINT, full_sync BOOLEAN, cursor VARCHAR, PRIMARY KEY (account, entity));
+    full_synced_at TIMESTAMPTZ, rows BIGINT, PRIMARY KEY (account, entity));
 CREATE TABLE IF NOT EXISTS {META}.runs (
     run_id VARCHAR, account VARCHAR, entity VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ,
     fetch_kind VARCHAR, requests BIGINT, retries BIGINT, rate_limited BIGINT, rows BIGINT,
-    stubs BIGINT, status VARCHAR, error VARCHAR);
+    inserted BIGINT, updated BIGINT, removed BIGINT, stubs BIGINT, status VARCHAR, error VARCHAR);
 """
 
 
@@ -45,6 +62,26 @@ def account_schema(account_url: str) -> str:
     """`https://acme.api-us1.com` -> `acme_api_us1_com`: one schema per account."""
     host = re.sub(r"^https?://", "", account_url)
     return re.sub(r"[^0-9a-zA-Z]+", "_", host).strip("_").lower() or "account"
+
+
+@dataclass
+class Changes:
+    """What one load did to the mirror's table."""
+
+    inserted: int = 0
+    updated: int = 0
+    removed: int = 0  # found gone by a full fetch, and marked
+    unchanged: int = 0
+    stubs_kept_out: int = 0  # restricted stubs that did not replace a full row
+    rows: int = 0  # current rows after the load (not marked removed)
+    seq: int = 0
+
+
+@dataclass
+class State:
+    synced_at: datetime | None
+    full_synced_at: datetime | None
+    rows: int
 
 
 class Mirror:
@@ -62,11 +99,40 @@ class Mirror:
             raise ConfigError(f"mirror {self.path} cannot be created: {exc.strerror}") from None
         self.lock = threading.RLock()
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute(_SETUP)
+        self._setup()
         self._drop_leftover_loads()
+
+    def _setup(self) -> None:
+        self.con.execute(_SETUP)
+        about = self.con.execute(f"SELECT format, mirror_id FROM {META}.about").fetchall()
+        if about and about[0][0] != FORMAT:
+            log.warning("mirror %s has an older layout; rebuilding it (the next sync fetches in full)", self.path)
+            schemas = self.con.execute(
+                "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE database_name = current_database()"
+            ).fetchall()
+            for (schema,) in schemas:
+                self.con.execute(f"DROP SCHEMA {quote(schema)} CASCADE")
+            self.con.execute(_SETUP)
+            about = []
+        if not about:
+            self.con.execute(f"INSERT INTO {META}.about VALUES (?, ?)", [FORMAT, uuid.uuid4().hex])
+        self.id = self.con.execute(f"SELECT mirror_id FROM {META}.about").fetchone()[0]
 
     def close(self) -> None:
         self.con.close()
+
+    @contextmanager
+    def frugal(self) -> Iterator[None]:
+        """While syncing: DuckDB keeps what it writes cached, up to 80% of RAM by default, so a
+        sync of a million contacts would hold them all; capped, it evicts (and spills big merges
+        to disk). Publishing afterwards gets the default back (a CSV copy wants more)."""
+        with self.lock:
+            self.con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.con.execute("RESET memory_limit")
 
     def __enter__(self) -> Mirror:
         return self
@@ -85,12 +151,31 @@ class Mirror:
     def table(self, account_url: str, entity: str) -> str:
         return f"{quote(account_schema(account_url))}.{quote(entity)}"
 
+    def current(self, account_url: str, entity: str) -> str:
+        """SQL for the entity's rows as the API has them now: without internal columns or removed rows."""
+        return (f"(SELECT * EXCLUDE ({', '.join(INTERNAL)}) FROM {self.table(account_url, entity)} "
+                f"WHERE {DELETED_AT} IS NULL)")
+
     def has(self, account_url: str, entity: str) -> bool:
         with self.lock:
             return bool(self.con.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
                 [account_schema(account_url), entity],
             ).fetchone()[0])
+
+    def state(self, account_url: str, entity: str) -> State | None:
+        with self.lock:
+            row = self.con.execute(
+                f"SELECT synced_at, full_synced_at, rows FROM {META}.state WHERE account = ? AND entity = ?",
+                [account_url, entity],
+            ).fetchone()
+        return State(*row) if row and self.has(account_url, entity) else None
+
+    def newest(self, account_url: str, entity: str, column: str, fallback: str | None) -> datetime | None:
+        """The cursor of an incremental fetch: derived from committed rows, so it can never run ahead."""
+        value = f"coalesce({quote(column)}, {quote(fallback)})" if fallback else quote(column)
+        with self.lock:
+            return self.con.execute(f"SELECT max({value}) FROM {self.table(account_url, entity)}").fetchone()[0]
 
     def load(self, account_url: str, entity: str, schema: pa.Schema) -> Load:
         return Load(self, account_url, entity, schema)
@@ -127,7 +212,6 @@ class Load:
         self.account_url = account_url
         self.staging = f"{quote(self.schema_name)}.{quote('_load_' + entity + '_' + uuid.uuid4().hex[:8])}"
         self.rows = 0
-        self.columns: dict[str, pa.DataType] = {}
         with mirror.lock:
             mirror.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema_name)}")
             empty = pa.Table.from_batches([], schema=schema)
@@ -136,7 +220,7 @@ class Load:
                 mirror.con.execute(f"CREATE TABLE {self.staging} AS SELECT * FROM _acflow_empty")
             finally:
                 mirror.con.unregister("_acflow_empty")
-        self.columns = {f.name: f.type for f in schema}
+        self.columns: dict[str, pa.DataType] = {f.name: f.type for f in schema}
 
     def append(self, batch: pa.RecordBatch) -> None:
         con = self.mirror.con
@@ -155,35 +239,91 @@ class Load:
                 con.unregister("_acflow_batch")
             self.rows += batch.num_rows
 
-    def commit(self, *, full_sync: bool = True, cursor: str | None = None) -> int:
-        """Swap the staging table in: one transaction, duplicates by id dropped (latest wins)."""
+    def commit(self, *, full: bool, stub_flag: str | None = None) -> Changes:
+        """Merge the staging rows in, in one transaction (see the module's docstring)."""
         final = f"{quote(self.schema_name)}.{quote(self.entity)}"
         con = self.mirror.con
         with self.mirror.lock:
             con.execute("BEGIN TRANSACTION")
             try:
-                dupes = con.execute(
-                    f"SELECT count(*) - count(DISTINCT id) FROM {self.staging}"
-                ).fetchone()[0]
-                if dupes:
-                    con.execute(
-                        f"DELETE FROM {self.staging} WHERE rowid NOT IN "
-                        f"(SELECT max(rowid) FROM {self.staging} GROUP BY id)"
-                    )
-                rows = con.execute(f"SELECT count(*) FROM {self.staging}").fetchone()[0]
-                con.execute(f"DROP TABLE IF EXISTS {final}")
-                con.execute(f"ALTER TABLE {self.staging} RENAME TO {quote(self.entity)}")
+                changes = self._merge(con, final, full, stub_flag)
                 con.execute(
-                    f"INSERT OR REPLACE INTO {META}.state VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [self.account_url, self.entity, final, datetime.now().astimezone(), rows,
-                     full_sync, cursor],
+                    f"INSERT OR REPLACE INTO {META}.state VALUES (?, ?, ?, now(), "
+                    f"CASE WHEN ? THEN now() ELSE (SELECT full_synced_at FROM {META}.state "
+                    f"WHERE account = ? AND entity = ?) END, ?)",
+                    [self.account_url, self.entity, final, full, self.account_url, self.entity, changes.rows],
                 )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        self.rows = rows
-        return rows
+        return changes
+
+    def _merge(self, con: duckdb.DuckDBPyConnection, final: str, full: bool, stub_flag: str | None) -> Changes:
+        staging = self.staging
+        changes = Changes(seq=con.execute(f"SELECT nextval('{META}.loads')").fetchone()[0])
+        # the same id twice (a record that moved between pages): the later read wins
+        con.execute(f"DELETE FROM {staging} WHERE rowid NOT IN (SELECT max(rowid) FROM {staging} GROUP BY id)")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _acflow_fetched AS SELECT id FROM {staging}")
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [self.schema_name, self.entity],
+        ).fetchone()[0]
+        if not exists:  # the first load becomes the table: no copy
+            con.execute(f"ALTER TABLE {staging} ADD COLUMN {SEQ} BIGINT DEFAULT {changes.seq}")
+            con.execute(f"ALTER TABLE {staging} ADD COLUMN {DELETED_AT} TIMESTAMPTZ")
+            con.execute(f"ALTER TABLE {staging} ALTER {SEQ} DROP DEFAULT")
+            con.execute(f"ALTER TABLE {staging} RENAME TO {quote(self.entity)}")
+            staging = final
+            changes.inserted = con.execute(f"SELECT count(*) FROM {final}").fetchone()[0]
+        else:
+            self._evolve(con, final)
+            if stub_flag:  # what a restricted key sees never replaces what an admin key saw
+                flag = quote(stub_flag)
+                changes.stubs_kept_out = con.execute(
+                    f"DELETE FROM {staging} WHERE {flag} = 1 AND id IN (SELECT id FROM {final} "
+                    f"WHERE coalesce({flag}, 0) = 0 AND {DELETED_AT} IS NULL)"
+                ).fetchone()[0]
+            cols = [c for c in self.columns if c != "id"]
+            s_hash = f"hash({', '.join('s.' + quote(c) for c in cols)})" if cols else "0"
+            f_hash = f"hash({', '.join('f.' + quote(c) for c in cols)})" if cols else "0"
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _acflow_changed AS SELECT s.id, f.id IS NULL AS is_new "
+                f"FROM {staging} s LEFT JOIN {final} f ON f.id = s.id "
+                f"WHERE f.id IS NULL OR f.{DELETED_AT} IS NOT NULL OR {s_hash} <> {f_hash}"
+            )
+            changes.inserted, changes.updated = con.execute(
+                "SELECT count(*) FILTER (is_new), count(*) FILTER (NOT is_new) FROM _acflow_changed"
+            ).fetchone()
+            con.execute(f"DELETE FROM {final} WHERE id IN (SELECT id FROM _acflow_changed)")
+            con.execute(
+                f"INSERT INTO {final} BY NAME SELECT s.*, {changes.seq}::BIGINT AS {SEQ}, "
+                f"NULL::TIMESTAMPTZ AS {DELETED_AT} FROM {staging} s WHERE s.id IN (SELECT id FROM _acflow_changed)"
+            )
+            if full:  # a full fetch saw every record that exists: the rest are gone
+                changes.removed = con.execute(
+                    f"UPDATE {final} SET {DELETED_AT} = now(), {SEQ} = {changes.seq} WHERE {DELETED_AT} IS NULL "
+                    f"AND id NOT IN (SELECT id FROM _acflow_fetched)"
+                ).fetchone()[0]
+        fetched = con.execute("SELECT count(*) FROM _acflow_fetched").fetchone()[0]
+        changes.unchanged = fetched - changes.inserted - changes.updated - changes.stubs_kept_out
+        changes.rows = con.execute(f"SELECT count(*) FROM {final} WHERE {DELETED_AT} IS NULL").fetchone()[0]
+        if staging != final:
+            con.execute(f"DROP TABLE {staging}")
+        con.execute("DROP TABLE _acflow_fetched")
+        con.execute("DROP TABLE IF EXISTS _acflow_changed")
+        return changes
+
+    def _evolve(self, con: duckdb.DuckDBPyConnection, final: str) -> None:
+        """New fields become new columns; a column now kept as text becomes text in the mirror too."""
+        held = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {final})").fetchall())
+        for name, ctype in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {self.staging})").fetchall():
+            if name not in held:
+                con.execute(f"ALTER TABLE {final} ADD COLUMN {quote(name)} {ctype}")
+            elif held[name] != ctype and ctype == "VARCHAR":
+                con.execute(f"ALTER TABLE {final} ALTER {quote(name)} TYPE VARCHAR")
+            elif held[name] != ctype and held[name] == "VARCHAR":
+                con.execute(f"ALTER TABLE {self.staging} ALTER {quote(name)} TYPE VARCHAR")
 
     def abort(self) -> None:
         with self.mirror.lock:

@@ -29,7 +29,7 @@ from .client import PAGE_SIZE, Client, RawPage, RequestStats
 from .errors import PagingStuck
 
 MAX_REPAIRS = 200  # step-backs in one read before we call the listing unstable
-PAGES_PER_PARTITION = 4  # below this, splitting contacts costs more than it saves
+PAGES_PER_PARTITION = 8  # id ranges only pay for themselves (each may end in a short page) above this
 
 
 @dataclass
@@ -189,17 +189,18 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
             raise PagingStuck(f"{entity.name}: id_greater={after} returned id {top} again")
         return top
 
-    # the first page and the highest id at once: one round trip before the ranges start
-    first_raw, newest = await asyncio.gather(read(0, None), read(0, None, limit=1, order="DESC"))
-    first = above(first_raw, 0)
+    first = above(await read(0, None), 0)
     if len(first):
         yield first
     if len(first) < PAGE_SIZE:
         return
     low = last_id(first, 0)
-    high = max(int(newest.ids[0]), low) if newest.ids else low
     remaining_pages = ((progress.total or 0) - len(first)) / PAGE_SIZE
     count = max(1, min(concurrency, int(remaining_pages // PAGES_PER_PARTITION)))
+    high = low
+    if count > 1:  # the highest id splits the rest into ranges; not worth a request otherwise
+        newest = await read(0, None, limit=1, order="DESC")
+        high = max(int(newest.ids[0]), low) if newest.ids else low
     queue: asyncio.Queue[Page | BaseException | None] = asyncio.Queue(maxsize=concurrency)
 
     async def partition(greater: int, less: int | None) -> None:

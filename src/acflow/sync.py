@@ -14,7 +14,7 @@ import uuid
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from .errors import AcflowError, ConfigError
 from .mirror import DEFAULT_PATH, Mirror
 from .paging import Page, PageProgress, pages
 
-BATCH_ROWS = 10_000  # rows typed and written at once: large enough for Arrow's JSON reader
+DEFAULT_FULL_EVERY = timedelta(days=7)  # how often a full fetch looks for records deleted from the API
+BATCH_ROWS = 2_500  # rows typed and written at once: small enough for memory, large enough for Arrow
 ProgressCallback = Callable[[str, PageProgress, RequestStats], None]
 
 
@@ -35,9 +36,15 @@ ProgressCallback = Callable[[str, PageProgress, RequestStats], None]
 class EntityResult:
     entity: str
     table: str = ""
-    fetch: str = "full"
+    fetch: str = "full"  # or "incremental": only what changed since the mirror's newest record
+    since: str | None = None  # the day an incremental fetch asked from
     status: str = "ok"
-    rows: int = 0
+    rows: int = 0  # rows the entity has now
+    fetched: int = 0  # rows this sync read
+    inserted: int = 0
+    updated: int = 0
+    removed: int = 0  # gone from the API, found by a full fetch; marked in the mirror
+    unchanged: int = 0
     pages: int = 0
     requests: int = 0
     retries: int = 0
@@ -45,7 +52,7 @@ class EntityResult:
     repairs: int = 0
     seconds: float = 0.0
     stubs: int = 0  # restricted-pipeline records the key may not see in full
-    deleted: int = 0  # soft-deleted records (deleted = 1), kept for users to filter
+    soft_deleted: int = 0  # records with deleted = 1, kept for users to filter
     new_columns: list[str] = field(default_factory=list)  # fields the catalog does not know
     exact_fallbacks: int = 0  # batches typed from dicts because Arrow could not read them exactly
     text_columns: dict[str, str] = field(default_factory=dict)  # kept as text, and why
@@ -117,9 +124,34 @@ def _zone_of(user: dict[str, Any]) -> str:
     return "UTC"
 
 
+def plan_fetch(mirror: Mirror, account_url: str, entity: Entity, zone: str, *, full: bool,
+               full_every: timedelta | None) -> tuple[str, dict[str, str]]:
+    """("full", {}) or ("incremental", {since filter: day}).
+
+    Incremental only for entities the API can filter by update time, once the mirror
+    holds a full fetch younger than `full_every` (a full fetch is also how records
+    deleted from the API are found). The API compares days, and clocks differ, so
+    we ask from the day before the newest update we hold, and merge by id.
+    """
+    state = mirror.state(account_url, entity.name)
+    if full or not entity.since or not entity.cursor or state is None or state.full_synced_at is None:
+        return "full", {}
+    if full_every is not None and datetime.now(UTC) - state.full_synced_at >= full_every:
+        return "full", {}
+    newest = mirror.newest(account_url, entity.name, entity.cursor, entity.cursor_fallback)
+    if newest is None:
+        return "full", {}
+    day = newest.astimezone(zoneinfo.ZoneInfo(zone)).date() - timedelta(days=1)
+    return "incremental", {entity.since: day.isoformat()}
+
+
 async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str, result: EntityResult,
-                       run_id: str, on_progress: ProgressCallback | None) -> None:
+                       run_id: str, on_progress: ProgressCallback | None, full: bool = False,
+                       full_every: timedelta | None = DEFAULT_FULL_EVERY) -> None:
     started = datetime.now().astimezone()
+    result.fetch, params = await asyncio.to_thread(
+        plan_fetch, mirror, client.account.url, entity, zone, full=full, full_every=full_every)
+    result.since = next(iter(params.values()), None)
     clock = time.monotonic()
     stats = RequestStats()
     progress = PageProgress()
@@ -133,7 +165,7 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
         load.append(builder.build_pages(batch))
 
     try:
-        async for page in pages(client, entity, stats=stats, progress=progress,
+        async for page in pages(client, entity, params=params, stats=stats, progress=progress,
                                 concurrency=client.concurrency):
             buffer.append(page)
             buffered += len(page)
@@ -149,12 +181,15 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
             writing = None
         if buffer:
             await asyncio.to_thread(flush, buffer)
-        result.rows = await asyncio.to_thread(load.commit)
+        changes = await asyncio.to_thread(load.commit, full=result.fetch == "full", stub_flag=entity.stub_flag)
+        result.fetched = load.rows
+        result.rows, result.inserted, result.updated = changes.rows, changes.inserted, changes.updated
+        result.removed, result.unchanged = changes.removed, changes.unchanged
         result.table = mirror.table(client.account.url, entity.name)
-        for flag, attr in ((entity.stub_flag, "stubs"), (entity.deleted_flag, "deleted")):
+        current = mirror.current(client.account.url, entity.name)
+        for flag, attr in ((entity.stub_flag, "stubs"), (entity.deleted_flag, "soft_deleted")):
             if flag:
-                count = mirror.query(f'SELECT count(*) FROM {result.table} WHERE "{flag}" = 1')[0][0]
-                setattr(result, attr, count)
+                setattr(result, attr, mirror.query(f'SELECT count(*) FROM {current} WHERE "{flag}" = 1')[0][0])
     except Exception as exc:  # recorded; the other entities go on
         if writing is not None:
             await asyncio.gather(writing, return_exceptions=True)
@@ -180,12 +215,14 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
             mirror.log_run, run_id=run_id, account=client.account.url, entity=entity.name,
             started=started, ended=datetime.now().astimezone(), fetch_kind=result.fetch,
             requests=stats.requests, retries=stats.retries, rate_limited=stats.rate_limited,
-            rows=result.rows, stubs=result.stubs, status=result.status, error=result.error,
+            rows=result.rows, inserted=result.inserted, updated=result.updated, removed=result.removed,
+            stubs=result.stubs, status=result.status, error=result.error,
         )
 
 
 async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirror, *,
                      timeout: float = 60.0, concurrency: int = 4, attempts: int = 8,
+                     full: bool = False, full_every: timedelta | None = DEFAULT_FULL_EVERY,
                      on_progress: ProgressCallback | None = None, client: Client | None = None) -> SyncSummary:
     run_id = uuid.uuid4().hex[:12]
     clock = time.monotonic()
@@ -196,10 +233,11 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
         summary = SyncSummary(account.url, str(mirror.path), run_id, zone)
         summary.entities = [EntityResult(e.name) for e in entities]
         requests_before = c.stats.requests - 1
-        await asyncio.gather(*(
-            _sync_entity(c, mirror, e, zone, r, run_id, on_progress)
-            for e, r in zip(entities, summary.entities, strict=True)
-        ))
+        with mirror.frugal():
+            await asyncio.gather(*(
+                _sync_entity(c, mirror, e, zone, r, run_id, on_progress, full=full, full_every=full_every)
+                for e, r in zip(entities, summary.entities, strict=True)
+            ))
         summary.requests = c.stats.requests - requests_before
     summary.seconds = round(time.monotonic() - clock, 3)
     return summary
@@ -219,15 +257,21 @@ def run_coroutine(coro: Any) -> Any:
 def sync(entities: Sequence[str] | None = None, *, account: Account | None = None,
          api_url: str | None = None, api_key: str | None = None,
          mirror: str | Path | Mirror = DEFAULT_PATH, timeout: float = 60.0, concurrency: int = 4,
-         attempts: int = 8, on_progress: ProgressCallback | None = None) -> SyncSummary:
-    """Sync entities (default: the six seed entities) into the mirror; the CLI's `acflow sync`."""
+         attempts: int = 8, full: bool = False, full_every: timedelta | None = DEFAULT_FULL_EVERY,
+         on_progress: ProgressCallback | None = None) -> SyncSummary:
+    """Sync entities (default: the six seed entities) into the mirror; the CLI's `acflow sync`.
+
+    Contacts and deals are fetched incrementally once the mirror holds them (`full=True`
+    forces a full fetch, as does a last full fetch older than `full_every`).
+    """
     chosen = resolve_entities(entities)
     account = account or Account.resolve(api_url, api_key)
     own = not isinstance(mirror, Mirror)
     db = Mirror(mirror) if own else mirror
     try:
         return run_coroutine(sync_async(account, chosen, db, timeout=timeout, concurrency=concurrency,
-                                        attempts=attempts, on_progress=on_progress))
+                                        attempts=attempts, full=full, full_every=full_every,
+                                        on_progress=on_progress))
     finally:
         if own:
             db.close()
