@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
+import duckdb
+import openpyxl
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -37,7 +40,7 @@ def commands(typer_app, prefix=()):
 def test_help_lists_the_commands():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for name in ("demo", "sandbox", "export", "sync", "preview", "entities"):
+    for name in ("demo", "sandbox", "export", "sync", "preview", "entities", "init", "validate", "run", "flows"):
         assert name in result.output
 
 
@@ -51,7 +54,8 @@ def test_every_command_has_help_with_an_example(command):
 def test_python_api_names():
     assert sorted(acflow.__all__) == [
         "Account", "AcflowError", "ApiError", "ConfigError", "DestinationError", "ExportSummary",
-        "KeyRefused", "NotActiveCampaign", "PagingStuck", "SyncSummary", "export", "preview", "sync",
+        "KeyRefused", "NotActiveCampaign", "PagingStuck", "RunSummary", "SyncSummary", "export", "preview", "run",
+        "sync", "validate",
     ]
 
 
@@ -115,10 +119,17 @@ def test_the_key_appears_nowhere(sandbox, tmp_path):
 
 
 def test_demo(tmp_path):
+    """The demo runs the starter flows: every destination kind, read back."""
     result = acflow_cmd("demo", "--dir", str(tmp_path / "demo"), "--contacts", "300", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    for name in ("campaigns", "contacts", "lists", "deals", "segments", "forms"):
-        table = pacsv.read_csv(tmp_path / "demo" / f"{name}.csv")
-        assert table.num_rows > 0, name
+    out = tmp_path / "demo" / "out"
+    assert pacsv.read_csv(out / "campaign_performance.csv").num_rows > 0
+    assert pq.read_table(out / "active_contacts.parquet").num_rows > 0
+    assert (out / "forms.jsonl").read_text().count("\n") > 0
+    assert openpyxl.load_workbook(out / "acflow.xlsx").sheetnames == ["Deals pipeline", "Lists", "Segments"]
+    with sqlite3.connect(out / "acflow.db") as db:
+        assert db.execute("SELECT count(*) FROM deals_by_stage").fetchone()[0] > 0
+    with duckdb.connect(str(out / "acflow.duckdb"), read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM deals_with_contacts").fetchone()[0] == 300 // 4
+    assert (tmp_path / "demo" / "acflow.yaml").exists()
     assert "Rate-limit use" in result.stdout
-    assert Path(tmp_path / "demo" / "acflow-demo.duckdb").exists()

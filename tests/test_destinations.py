@@ -7,7 +7,8 @@ from acflow.errors import ConfigError
 @pytest.mark.parametrize("uri, kind, table", [
     ("deals.csv", "csv", None), ("out/deals.JSONL", "jsonl", None), ("d.parquet", "parquet", None),
     ("duckdb:///tmp/x.duckdb", "duckdb", "deals"), ("duckdb:///tmp/x.duckdb?table=pipeline", "duckdb", "pipeline"),
-    ("duckdb:///rel.duckdb", "duckdb", "deals"),
+    ("duckdb:///rel.duckdb", "duckdb", "deals"), ("book.xlsx", "xlsx", "deals"),
+    ("sqlite:///rel.db", "sqlite", "deals"), ("sqlite:////tmp/x.db?table=pipeline", "sqlite", "pipeline"),
 ])
 def test_destination_uris(uri, kind, table):
     dest = parse(uri, "deals")
@@ -18,13 +19,16 @@ def test_duckdb_paths_follow_sqlalchemy():
     assert str(parse("duckdb:///rel/x.duckdb", "d").path) == "rel/x.duckdb"
     assert str(parse("duckdb:////tmp/x.duckdb", "d").path) == "/tmp/x.duckdb"
     assert str(parse("duckdb:////tmp/x.duckdb?table=t", "d").path) == "/tmp/x.duckdb"
+    assert str(parse("sqlite:///rel/x.db", "d").path) == "rel/x.db"
+    assert str(parse("sqlite:////tmp/x.db", "d").path) == "/tmp/x.db"
 
 
 @pytest.mark.parametrize("uri, message", [
-    ("deals.txt", "cannot tell the format of 'deals.txt': end the file name with .csv, .jsonl or .parquet, "
-                  "or write duckdb:///path.duckdb"),
-    ("ftp://x/deals.csv", "unknown destination scheme ftp://; use .csv, .jsonl, .parquet files and "
-                          "duckdb:///path.duckdb"),
+    ("deals.txt", "cannot tell the format of 'deals.txt': end the file name with .csv, .jsonl, .parquet or "
+                  ".xlsx, or write duckdb:///path.duckdb or sqlite:///path.db"),
+    ("ftp://x/deals.csv", "unknown destination scheme ftp://; use .csv, .jsonl, .parquet, .xlsx files, "
+                          "duckdb:///path.duckdb and sqlite:///path.db"),
+    ("sqlite://", "destination 'sqlite://' names no file: write sqlite:///path/to/file.db"),
     ("duckdb://", "destination 'duckdb://' names no file: write duckdb:///path/to/file.duckdb"),
 ])
 def test_bad_destinations_say_what_to_write(uri, message):

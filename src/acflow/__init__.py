@@ -12,6 +12,8 @@ from .errors import (
 )
 from .export import ExportSummary, export
 from .preview import preview
+from .run import RunSummary, run
+from .run import check as validate
 from .sync import SyncSummary, sync
 
 __all__ = [
@@ -24,9 +26,12 @@ __all__ = [
     "KeyRefused",
     "NotActiveCampaign",
     "PagingStuck",
+    "RunSummary",
     "SyncSummary",
     "export",
     "preview",
+    "run",
     "sync",
+    "validate",
 ]
 __version__ = "0.1.0"

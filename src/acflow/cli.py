@@ -21,6 +21,7 @@ from rich.table import Table
 
 from . import catalog
 from .account import KEY_ENV, URL_ENV, Account
+from .config import DEFAULT_CONFIG
 from .display import progress_bars, summary_table
 from .errors import AcflowError
 from .mirror import DEFAULT_PATH
@@ -146,32 +147,178 @@ def export_cmd(
 @app.command("preview")
 @handles_errors
 def preview_cmd(
-    entity: Annotated[str, typer.Argument(help="The entity to look at.")],
+    name: Annotated[str, typer.Argument(help="A flow of acflow.yaml, or an entity.", metavar="FLOW|ENTITY")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Rows to show.")] = 10,
-    raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns (entities).")] = False,
+    config: ConfigOpt = DEFAULT_CONFIG, mirror: MirrorOrConfig = None,
+    no_sync: NoSyncOpt = False,
     api_url: ApiUrl = None, api_key: ApiKey = None, as_json: JsonOpt = False,
     verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
 ) -> None:
-    """Show the first rows of an entity, typed as an export would write them (one request).
+    """Show the first rows of a flow (synced, transformed, not written) or of an entity (one request).
 
-    Example: acflow preview deals --limit 5
+    A name that is a flow of acflow.yaml is the flow; otherwise it is an entity.
+    Example: acflow preview deals_pipeline --limit 5
     """
-    from .preview import preview
-
     _logging(verbose)
-    table = preview(entity, account=Account.resolve(api_url, api_key), limit=limit, raw=raw,
-                    timeout=timeout)
+    if _is_flow(config, name):
+        from .run import preview_flow
+
+        table = preview_flow(name, config=config, limit=limit, mirror=mirror, sync=not no_sync,
+                             timeout=timeout)
+        title = f"flow {name}"
+    else:
+        from .preview import preview
+
+        table = preview(name, account=Account.resolve(api_url, api_key), limit=limit, raw=raw,
+                        timeout=timeout)
+        title = name
     if as_json:
         print(json.dumps(table.to_pylist(), default=str, indent=2))
         return
-    shown = Table(title=f"{entity}: first {table.num_rows} rows, {table.num_columns} columns",
+    shown = Table(title=f"{title}: first {table.num_rows} rows, {table.num_columns} columns",
                   title_justify="left")
     names = table.column_names
-    for name in names:
-        shown.add_column(name, overflow="fold", max_width=28)
+    for column in names:
+        shown.add_column(column, overflow="fold", max_width=28)
     for row in table.to_pylist():
         shown.add_row(*("" if row[n] is None else str(row[n]) for n in names))
     out.print(shown)
+
+
+def _is_flow(config: Path, name: str) -> bool:
+    if not config.exists():
+        return False
+    from .config import load
+
+    return name in load(config).flows
+
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="ACFLOW_CONFIG",
+                                         help="The flows file.")]
+MirrorOrConfig = Annotated[Path | None, typer.Option(
+    "--mirror", envvar="ACFLOW_MIRROR", show_default=False,
+    help="The local mirror (a DuckDB file). Default: acflow.yaml's mirror:, or .acflow/mirror.duckdb beside it.")]
+NoSyncOpt = Annotated[bool, typer.Option("--no-sync", help="Use the mirror as it is: no request (a retry "
+                                         "after a destination failed).")]
+
+
+def _flow_table(summary: Any) -> Table:
+    table = Table(title=f"flows  ({summary.seconds:.1f} s)", title_justify="left")
+    for name, justify in (("flow", "left"), ("destination", "left"), ("mode", "left"), ("rows", "right"),
+                          ("status", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for f in summary.flows:
+        status = {"ok": "[green]ok", "unchanged": "[cyan]unchanged"}.get(f.status, f"[red]{f.status}")
+        table.add_row(f.flow, f.destination, f.mode, f"{f.rows:,}", status)
+    return table
+
+
+@app.command("init")
+@handles_errors
+def init_cmd(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter acflow.yaml with the recommended flows (campaigns, contacts, deals, lists...).
+
+    Example: acflow init && acflow validate && acflow run
+    """
+    from .starter import init
+
+    path = init(config, force=force)
+    out.print(f"Wrote {path}. Set ACTIVECAMPAIGN_API_URL and ACTIVECAMPAIGN_API_KEY, then: acflow run",
+              highlight=False)
+
+
+@app.command("validate")
+@handles_errors
+def validate_cmd(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check acflow.yaml without any request: schema, entities, columns, formulas, joins, destinations.
+
+    Example: acflow validate --config acflow.yaml
+    """
+    import os
+
+    from .config import load
+    from .flows import validate
+
+    cfg = load(config)
+    compiled = validate(cfg)
+    missing = sorted({v for a in cfg.spec.accounts.values() for v in (a.key_env, a.url_env)
+                      if v and not os.environ.get(v)})
+    if as_json:
+        print(json.dumps({"ok": True, "flows": {n: [c for c, _ in f.columns] for n, f in compiled.items()},
+                          "unset_environment": missing}, indent=2))
+        return
+    out.print(f"{config}: {len(compiled)} flows OK: {', '.join(compiled)}", highlight=False)
+    for name in missing:
+        err.print(f"[yellow]Note:[/yellow] {name} is not set; `acflow run` will need it", highlight=False)
+
+
+@app.command("run")
+@handles_errors
+def run_cmd(
+    flows: Annotated[list[str] | None, typer.Argument(help="Flows to run (default: all).", show_default=False)]
+    = None,
+    config: ConfigOpt = DEFAULT_CONFIG, mirror: MirrorOrConfig = None, no_sync: NoSyncOpt = False,
+    as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
+    attempts: AttemptsOpt = 8,
+) -> None:
+    """Sync what the flows read (each account and entity once), then write every flow.
+
+    Example: acflow run deals_pipeline active_contacts --config acflow.yaml
+    """
+    from .run import run
+
+    _logging(verbose)
+    with progress_bars(err, enabled=not as_json) as on_progress:
+        summary = run(flows, config=config, mirror=mirror, sync=not no_sync, timeout=timeout,
+                      attempts=attempts, on_progress=on_progress)
+    if as_json:
+        print(json.dumps(summary.to_dict(), default=str, indent=2))
+    else:
+        for s in summary.syncs:
+            out.print(summary_table(s))
+            for note in s.advice():
+                err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
+            for e in s.entities:
+                if e.error:
+                    err.print(f"[red]Error:[/red] {e.entity}: {e.error}", highlight=False, soft_wrap=True)
+        out.print(_flow_table(summary))
+        for f in summary.flows:
+            if f.error:
+                err.print(f"[red]Error:[/red] {f.flow}: {f.error}", highlight=False, soft_wrap=True)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+@app.command("flows")
+@handles_errors
+def flows_cmd(
+    config: ConfigOpt = DEFAULT_CONFIG, mirror: MirrorOrConfig = None, as_json: JsonOpt = False,
+) -> None:
+    """List the flows of acflow.yaml with their source, destination and last run.
+
+    Example: acflow flows --config acflow.yaml
+    """
+    from .run import list_flows
+
+    rows = list_flows(config, mirror)
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table(title=f"flows in {config}", title_justify="left")
+    for name in ("flow", "source", "destination", "mode", "last run", "rows", "status"):
+        table.add_column(name)
+    for r in rows:
+        last = r["last_run"].strftime("%Y-%m-%d %H:%M:%S %Z") if r["last_run"] else "never"
+        table.add_row(r["flow"], r["source"], r["destination"], r["mode"], last,
+                      "" if r["rows"] is None else f"{r['rows']:,}", r["status"] or "")
+    out.print(table)
 
 
 @app.command("entities")
@@ -206,9 +353,9 @@ def demo_cmd(
     contacts: Annotated[int, typer.Option("--contacts", min=0, help="Contacts in the sandbox.")] = 2000,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start the built-in sandbox, sync all six entities and export them into ./acflow-demo/.
+    """Start the built-in sandbox, sync all six entities and run the starter flows into ./acflow-demo/.
 
-    Needs no account and no network beyond loopback.
+    Writes acflow.yaml (acflow init's) there too. Needs no account and no network beyond loopback.
     Example: acflow demo
     """
     from .demo import run_demo
@@ -221,14 +368,17 @@ def demo_cmd(
         out.print(summary_table(result.sync))
         for note in result.sync.advice():
             err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
-        out.print(f"\nFiles in {directory}/:")
-        for path, rows in result.files.items():
-            out.print(f"  {path}  ({rows:,} rows)")
-        out.print(f"\nRate-limit use: {result.rate_use:.2f} of the sandbox's {result.rate_limit:g} "
+        out.print(_flow_table(result.run))
+        for f in result.run.flows:
+            if f.error:
+                err.print(f"[red]Error:[/red] {f.flow}: {f.error}", highlight=False, soft_wrap=True)
+        out.print(f"\nThe flows are in {result.config}; edit it and run: acflow run --config {result.config}",
+                  highlight=False, soft_wrap=True)
+        out.print(f"Rate-limit use: {result.rate_use:.2f} of the sandbox's {result.rate_limit:g} "
                   f"requests/s, {result.rate_limited} answers 429.")
-        out.print("Try: duckdb " + str(directory / "acflow-demo.duckdb")
-                  + " \"SELECT status_label, count(*), sum(amount) FROM deals GROUP BY 1\"", soft_wrap=True)
-    if not result.sync.ok:
+        out.print("Try: duckdb " + str(directory / "out" / "acflow.duckdb")
+                  + " \"SELECT status_label, count(*) FROM deals_with_contacts GROUP BY 1\"", soft_wrap=True)
+    if not result.ok:
         raise typer.Exit(1)
 
 

@@ -1,4 +1,5 @@
-"""`acflow demo`: the whole path, offline: sandbox -> sync -> files and a database."""
+"""`acflow demo`: the whole path, offline: sandbox -> sync -> the starter flows (acflow init's)
+into CSV, Parquet, JSONL, an Excel workbook, SQLite and DuckDB."""
 
 from __future__ import annotations
 
@@ -6,13 +7,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import destinations
 from .account import Account
-from .catalog import CATALOG, SEED_ENTITIES
-from .export import json_columns, publish_query
-from .mirror import Mirror
+from .run import RunSummary, run
 from .sandbox import Sandbox
-from .sync import ProgressCallback, SyncSummary, run_coroutine, sync_async
+from .starter import STARTER
+from .sync import ProgressCallback, SyncSummary
 
 DEMO_RATE_LIMIT = 5.0  # the real API's limit, so the demo shows how acflow paces itself
 DEMO_LATENCY_MS = 60
@@ -21,9 +20,15 @@ DEMO_LATENCY_MS = 60
 @dataclass
 class DemoResult:
     sync: SyncSummary
-    files: dict[str, int] = field(default_factory=dict)
+    run: RunSummary
+    config: str = ""
+    files: dict[str, int] = field(default_factory=dict)  # destination -> rows
     rate_limit: float = DEMO_RATE_LIMIT
     rate_limited: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.run.ok
 
     @property
     def rate_use(self) -> float:
@@ -33,33 +38,26 @@ class DemoResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["sync"] = self.sync.to_dict()
+        out["run"] = self.run.to_dict()
         out["rate_use"] = round(self.rate_use, 3)
         return out
 
 
 def run_demo(directory: Path, *, contacts: int = 2000,
              on_progress: ProgressCallback | None = None) -> DemoResult:
+    """Write the starter acflow.yaml into `directory` and run all its flows against the sandbox."""
     directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "acflow.yaml"
+    config.write_text(STARTER, encoding="utf-8")
     mirror_path = directory / ".acflow" / "mirror.duckdb"
     mirror_path.unlink(missing_ok=True)  # the sandbox's port differs each run: start clean
     sizes = {"contacts": contacts, "deals": max(1, contacts // 4)}
     with Sandbox(host="127.0.0.1", port=0, seed=1, sizes=sizes, rate_limit=DEMO_RATE_LIMIT,
                  latency_ms=DEMO_LATENCY_MS) as sandbox:
         account = Account(sandbox.url, sandbox.admin_key, DEMO_RATE_LIMIT)
-        entities = [CATALOG[name] for name in SEED_ENTITIES]
-        with Mirror(mirror_path) as mirror:
-            summary = run_coroutine(sync_async(account, entities, mirror, on_progress=on_progress))
-            result = DemoResult(summary, rate_limited=int(sandbox.stats().get("rate_limited", 0)))
-            database = destinations.parse(f"duckdb:///{directory / 'acflow-demo.duckdb'}", "")
-            for entity in entities:
-                if summary.result(entity.name).status != "ok":
-                    continue
-                query = publish_query(mirror, account.url, entity)
-                csv = destinations.parse(str(directory / f"{entity.name}.csv"), entity.name)
-                result.files[str(csv.path)] = destinations.write(mirror, query, csv, "replace",
-                                                                 json_columns(entity))
-                table = destinations.Destination("duckdb", database.path, entity.name)
-                destinations.write(mirror, query, table, "replace")
-            result.files[f"{database.path} (one table per entity)"] = sum(
-                summary.result(e.name).rows for e in entities)
+        summary = run(config=config, accounts={"main": account}, mirror=mirror_path, on_progress=on_progress)
+        result = DemoResult(summary.syncs[0], summary, str(config),
+                            rate_limited=int(sandbox.stats().get("rate_limited", 0)))
+    for f in summary.flows:
+        result.files[f.destination] = f.rows
     return result

@@ -21,50 +21,82 @@ import duckdb
 from .errors import ConfigError, DestinationError
 from .mirror import Mirror, quote
 
-FILE_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
+FILE_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".xlsx": "xlsx"}
 MODES = ("replace", "append", "merge")
 EXTRACTED_AT = "_extracted_at"  # added by append mode: when the rows were fetched
-LATER = {".xlsx": "Excel .xlsx", "sqlite": "sqlite://", "postgresql": "postgresql://",
-         "postgres": "postgresql://", "mysql": "mysql://"}
-SUPPORTED = ".csv, .jsonl, .parquet files and duckdb:///path.duckdb"
+LATER = {"postgresql": "postgresql://", "postgres": "postgresql://", "mysql": "mysql://"}
+SUPPORTED = ".csv, .jsonl, .parquet, .xlsx files, duckdb:///path.duckdb and sqlite:///path.db"
+DATABASES = ("duckdb", "sqlite")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
+XLSX_MAX_ROWS = 1_048_576
 
 
 @dataclass(frozen=True)
 class Destination:
-    kind: str  # csv | jsonl | parquet | duckdb
+    kind: str  # csv | jsonl | parquet | xlsx | duckdb | sqlite
     path: Path
-    table: str | None = None  # duckdb only
+    table: str | None = None  # databases: the table; xlsx: the sheet
 
     def describe(self) -> str:
-        return f"duckdb:///{self.path}?table={self.table}" if self.kind == "duckdb" else str(self.path)
+        if self.kind in DATABASES:
+            return f"{self.kind}:///{self.path}?table={self.table}"
+        return f"{self.path} (sheet {self.table})" if self.kind == "xlsx" else str(self.path)
 
     def modes(self) -> tuple[str, ...]:
-        return MODES if self.kind == "duckdb" else ("replace", "append")
+        if self.kind == "xlsx":
+            return ("replace",)
+        return MODES if self.kind in DATABASES else ("replace", "append")
 
 
-def parse(uri: str, default_table: str) -> Destination:
-    """A destination URI -> Destination, or one ConfigError that says what to write instead."""
+@dataclass(frozen=True)
+class WriteOptions:
+    """How text files and sheets are written. The defaults are `acflow export`'s; flows turn on
+    the BOM and formula neutralisation (see config.CsvSpec)."""
+
+    header: bool = True
+    bom: bool = False  # a UTF-8 byte order mark, so Excel reads accents right
+    delimiter: str = ","
+    neutralize: bool = False  # prefix ' to text a spreadsheet would run as a formula (CSV, XLSX)
+
+
+def parse(uri: str, default_table: str, *, sheet: str | None = None, base: Path | None = None) -> Destination:
+    """A destination URI -> Destination, or one ConfigError that says what to write instead.
+
+    Relative paths are under `base` when given (acflow.yaml's folder)."""
     text = uri.strip()
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
-    if scheme == "duckdb":
+
+    def placed(path: str) -> Path:
+        p = Path(path).expanduser()
+        return base / p if base is not None and not p.is_absolute() else p
+
+    if scheme in DATABASES:
         # As SQLAlchemy's URLs: duckdb:///relative.duckdb, duckdb:////absolute/path.duckdb
-        rest = text[len("duckdb://"):]
+        rest = text[len(scheme) + 3:]
         if not rest.startswith("/") or not rest[1:].split("?", 1)[0]:
-            raise ConfigError(f"destination {uri!r} names no file: write duckdb:///path/to/file.duckdb")
+            ext = "duckdb" if scheme == "duckdb" else "db"
+            raise ConfigError(f"destination {uri!r} names no file: write {scheme}:///path/to/file.{ext}")
         path, _, query = rest[1:].partition("?")
         table = parse_qs(query).get("table", [default_table])[0]
-        return Destination("duckdb", Path(path), table)
+        return Destination(scheme, placed(path), table)
     if scheme in LATER:
         raise ConfigError(f"{LATER[scheme]} destinations are not supported yet; use {SUPPORTED}")
     if scheme:
         raise ConfigError(f"unknown destination scheme {scheme}://; use {SUPPORTED}")
     suffix = Path(text).suffix.lower()
     if suffix in FILE_FORMATS:
-        return Destination(FILE_FORMATS[suffix], Path(text))
-    if suffix in LATER:
-        raise ConfigError(f"{LATER[suffix]} destinations are not supported yet; use {SUPPORTED}")
-    raise ConfigError(f"cannot tell the format of {uri!r}: end the file name with .csv, .jsonl "
-                      "or .parquet, or write duckdb:///path.duckdb")
+        kind = FILE_FORMATS[suffix]
+        return Destination(kind, placed(text), (sheet or default_table) if kind == "xlsx" else None)
+    raise ConfigError(f"cannot tell the format of {uri!r}: end the file name with .csv, .jsonl, "
+                      ".parquet or .xlsx, or write duckdb:///path.duckdb or sqlite:///path.db")
+
+
+def check_sheet(name: str) -> None:
+    """Excel's rules for sheet names."""
+    bad = sorted(set(name) & set("[]:*?/\\"))
+    if not name or len(name) > 31 or bad or name.startswith("'") or name.endswith("'"):
+        raise ConfigError(f"sheet name {name!r} is not allowed by Excel: at most 31 characters, "
+                          "none of [ ] : * ? / \\, not starting or ending with '")
 
 
 def check_mode(dest: Destination, mode: str) -> None:
@@ -72,27 +104,54 @@ def check_mode(dest: Destination, mode: str) -> None:
         raise ConfigError(f"{dest.kind} destinations take --mode {' or '.join(dest.modes())}, not {mode!r}")
 
 
+def _iso(q: str, utc: bool) -> str:
+    """ISO-8601 text; fractions only where there are any (AC sends whole seconds)."""
+    src, z = (f"timezone('UTC', {q})", "Z") if utc else (q, "")
+    return (f"CASE WHEN microsecond({q}) % 1000000 = 0 THEN strftime({src}, '%Y-%m-%dT%H:%M:%S{z}') "
+            f"ELSE strftime({src}, '%Y-%m-%dT%H:%M:%S.%f{z}') END")
+
+
+def _neutralized(q: str) -> str:
+    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_START)
+    return f"CASE WHEN left({q}, 1) IN ({starts}) THEN chr(39) || {q} ELSE {q} END"
+
+
 def _select_for(con: duckdb.DuckDBPyConnection, query: str, kind: str,
-                json_columns: frozenset[str] = frozenset()) -> str:
-    """Text formats get ISO-8601 UTC timestamps; JSONL gets JSON columns as nested JSON."""
+                json_columns: frozenset[str] = frozenset(), neutralize: bool = False) -> str:
+    """Text formats get ISO-8601 timestamps (UTC, with Z; a flow's local time zone, without);
+    JSONL gets JSON columns as nested JSON; SQLite and XLSX get decimals as doubles, XLSX naive
+    UTC datetimes; CSV and XLSX text a spreadsheet would run as a formula gets a leading ' if asked."""
     described = con.execute(f"DESCRIBE {query}").fetchall()
     cols = []
     for name, ctype, *_ in described:
         q = quote(name)
-        if kind in ("csv", "jsonl") and ctype.startswith("TIMESTAMP"):
-            utc = f"timezone('UTC', {q})"  # fractions only where there are any (AC sends whole seconds)
-            cols.append(f"CASE WHEN microsecond({q}) % 1000000 = 0 THEN strftime({utc}, '%Y-%m-%dT%H:%M:%SZ') "
-                        f"ELSE strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ') END AS {q}")
+        zoned = ctype in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
+        if kind in ("csv", "jsonl", "sqlite") and ctype.startswith("TIMESTAMP"):
+            cols.append(f"{_iso(q, zoned)} AS {q}")
+        elif kind == "xlsx" and zoned:
+            cols.append(f"timezone('UTC', {q}) AS {q}")
         elif kind == "jsonl" and name in json_columns:
             cols.append(f"CASE WHEN json_valid({q}) THEN CAST({q} AS JSON) ELSE to_json({q}) END AS {q}")
+        elif kind in ("sqlite", "xlsx") and (ctype.startswith("DECIMAL") or ctype == "HUGEINT"):
+            cols.append(f"CAST({q} AS DOUBLE) AS {q}")
+        elif kind in ("sqlite", "xlsx") and ctype not in _PLAIN and not ctype.startswith("TIMESTAMP"):
+            text = f"CAST({q} AS VARCHAR)"  # lists, structs, JSON, dates: as text
+            cols.append(f"{_neutralized(text) if neutralize and kind == 'xlsx' else text} AS {q}")
+        elif neutralize and kind in ("csv", "xlsx") and ctype in ("VARCHAR", "JSON"):
+            cols.append(f"{_neutralized(q)} AS {q}")
         else:
             cols.append(q)
     return f"SELECT {', '.join(cols)} FROM ({query})"
 
 
-def _copy_options(kind: str, header: bool = True) -> str:
+_PLAIN = {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT",
+          "UTINYINT", "DOUBLE", "FLOAT", "BOOLEAN"}
+
+
+def _copy_options(kind: str, header: bool = True, delimiter: str = ",") -> str:
+    sep = delimiter.replace("'", "''")
     return {
-        "csv": f"(FORMAT CSV, HEADER {str(header).upper()})",
+        "csv": f"(FORMAT CSV, HEADER {str(header).upper()}, DELIMITER '{sep}')",
         "jsonl": "(FORMAT JSON)",
         "parquet": "(FORMAT PARQUET, COMPRESSION ZSTD)",
     }[kind]
@@ -124,23 +183,30 @@ def _copy_mode(target: Path, tmp: Path) -> None:
         tmp.chmod(0o666 & ~umask)
 
 
-def _csv_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as fh:
+def _csv_header(path: Path, delimiter: str = ",") -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         import csv
-        return next(csv.reader(fh), [])
+        return next(csv.reader(fh, delimiter=delimiter), [])
 
 
 def write(mirror: Mirror, query: str, dest: Destination, mode: str,
-          json_columns: frozenset[str] = frozenset()) -> int:
+          json_columns: frozenset[str] = frozenset(), options: WriteOptions | None = None) -> int:
     """Publish `query` (SQL over the mirror) to `dest`; returns the rows written."""
     check_mode(dest, mode)
+    if dest.kind == "xlsx":
+        neutralize = (options or WriteOptions()).neutralize
+        return write_workbook(mirror, dest.path, [(dest.table or "Sheet1", query, neutralize)], options)[0]
+    options = options or WriteOptions()
     with mirror.cursor() as con:
         rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
         try:
             if dest.kind == "duckdb":
                 _write_duckdb(con, mirror, query, dest, mode)
+            elif dest.kind == "sqlite":
+                _write_sqlite(con, _select_for(con, query, "sqlite"), dest, mode)
             else:
-                _write_file(con, _select_for(con, query, dest.kind, json_columns), dest, mode)
+                select = _select_for(con, query, dest.kind, json_columns, options.neutralize)
+                _write_file(con, select, dest, mode, options)
         except duckdb.Error as exc:
             raise DestinationError(
                 f"cannot write {dest.describe()}: {str(exc).splitlines()[0]}; the destination is unchanged"
@@ -148,9 +214,12 @@ def write(mirror: Mirror, query: str, dest: Destination, mode: str,
     return rows
 
 
-def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, mode: str) -> None:
+def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, mode: str,
+                options: WriteOptions | None = None) -> None:
+    options = options or WriteOptions()
     target = dest.path
     appending = mode == "append" and target.exists()
+    sep = options.delimiter
     with _temp_beside(target, ".tmp") as tmp:
         if appending and dest.kind == "parquet":
             con.execute(
@@ -159,7 +228,8 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, 
             )
         elif appending:
             new_cols = [d[0] for d in con.execute(f"DESCRIBE {select}").fetchall()]
-            old_cols = _csv_header(target) if dest.kind == "csv" else new_cols
+            has_header = dest.kind == "csv" and options.header
+            old_cols = _csv_header(target, sep) if has_header else new_cols
             if old_cols != new_cols:
                 added = [c for c in new_cols if c not in old_cols]
                 missing = [c for c in old_cols if c not in new_cols]
@@ -171,20 +241,144 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, 
                     "write to a new file or use --mode replace; the file is unchanged"
                 )
             with _temp_beside(target, ".part") as part:
-                con.execute(f"COPY ({select}) TO '{part}' {_copy_options(dest.kind, header=False)}")
+                con.execute(f"COPY ({select}) TO '{part}' {_copy_options(dest.kind, False, sep)}")
                 try:
                     shutil.copyfile(target, tmp)
                     with tmp.open("ab") as out, part.open("rb") as src:
                         shutil.copyfileobj(src, out)
                 except OSError as exc:
                     raise DestinationError(f"cannot append to {target}: {exc.strerror}; it is unchanged") from None
+        elif dest.kind == "csv" and options.bom:
+            with _temp_beside(target, ".part") as part:
+                con.execute(f"COPY ({select}) TO '{part}' {_copy_options('csv', options.header, sep)}")
+                try:
+                    with tmp.open("wb") as out, part.open("rb") as src:
+                        out.write(b"\xef\xbb\xbf")
+                        shutil.copyfileobj(src, out)
+                except OSError as exc:
+                    raise DestinationError(f"cannot write {target}: {exc.strerror}; it is unchanged") from None
+        elif dest.kind == "csv":
+            con.execute(f"COPY ({select}) TO '{tmp}' {_copy_options('csv', options.header, sep)}")
         else:
             con.execute(f"COPY ({select}) TO '{tmp}' {_copy_options(dest.kind)}")
+        _move_into_place(tmp, target)
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    try:
+        _copy_mode(target, tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise DestinationError(f"cannot replace {target}: {exc.strerror}; it is unchanged") from None
+
+
+def write_workbook(mirror: Mirror, path: Path, sheets: list[tuple[str, str, bool]],
+                   options: WriteOptions | None = None) -> list[int]:
+    """Several queries into the sheets of one .xlsx workbook, written beside it and moved over it.
+
+    `sheets`: (sheet name, query, neutralise formulas)."""
+    import xlsxwriter
+
+    options = options or WriteOptions()
+    counts: list[int] = []
+    with _temp_beside(path, ".xlsx") as tmp, mirror.cursor() as con:
+        book = xlsxwriter.Workbook(str(tmp), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False, "default_date_format": "yyyy-mm-dd hh:mm:ss",
+        })
         try:
-            _copy_mode(target, tmp)
-            os.replace(tmp, target)
+            for sheet, query, neutralize in sheets:
+                check_sheet(sheet)
+                select = _select_for(con, query, "xlsx", neutralize=neutralize)
+                cur = con.execute(select)
+                names = [d[0] for d in cur.description]
+                ws = book.add_worksheet(sheet)
+                row = 0
+                if options.header:
+                    for c, name in enumerate(names):
+                        ws.write_string(row, c, name)
+                    row += 1
+                written = 0
+                while batch := cur.fetchmany(5000):
+                    if row + len(batch) > XLSX_MAX_ROWS:
+                        raise DestinationError(
+                            f"cannot write {path} (sheet {sheet}): more than {XLSX_MAX_ROWS:,} rows, Excel's "
+                            "limit; filter or aggregate the flow, or write .csv or .parquet; it is unchanged")
+                    for values in batch:
+                        for c, value in enumerate(values):
+                            if value is None:
+                                continue
+                            if isinstance(value, str):
+                                ws.write_string(row, c, value)
+                            else:
+                                ws.write(row, c, value)
+                        row += 1
+                    written += len(batch)
+                counts.append(written)
+            book.close()
+        except duckdb.Error as exc:
+            raise DestinationError(f"cannot write {path}: {str(exc).splitlines()[0]}; it is unchanged") from None
         except OSError as exc:
-            raise DestinationError(f"cannot replace {target}: {exc.strerror}; it is unchanged") from None
+            raise DestinationError(f"cannot write {path}: {exc.strerror}; it is unchanged") from None
+        _move_into_place(tmp, path)
+    return counts
+
+
+_SQLITE_TYPES = {"BIGINT": "INTEGER", "INTEGER": "INTEGER", "SMALLINT": "INTEGER", "TINYINT": "INTEGER",
+                 "UBIGINT": "INTEGER", "UINTEGER": "INTEGER", "USMALLINT": "INTEGER", "UTINYINT": "INTEGER",
+                 "BOOLEAN": "INTEGER", "DOUBLE": "REAL", "FLOAT": "REAL"}
+
+
+def _write_sqlite(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, mode: str) -> None:
+    """One SQLite transaction: the table is swapped (replace), grown (append) or merged by id."""
+    import sqlite3
+
+    described = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {select}").fetchall()]
+    names = [n for n, _ in described]
+    table = quote(dest.table or "data")
+    stage = quote(f"_acflow_new_{dest.table}")
+    col_defs = ", ".join(f"{quote(n)} {_SQLITE_TYPES.get(t, 'TEXT')}" for n, t in described)
+    col_list = ", ".join(quote(n) for n in names)
+    marks = ", ".join("?" for _ in names)
+    if mode == "merge" and "id" not in names:
+        raise DestinationError(f"cannot merge into {dest.describe()}: the rows have no id column; "
+                               "use mode: replace or append; it is unchanged")
+    try:
+        dest.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(dest.path), timeout=2.0, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise DestinationError(f"cannot write {dest.describe()}: {why}; it is unchanged") from None
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            exists = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                [dest.table]).fetchone()[0]
+            db.execute(f"DROP TABLE IF EXISTS {stage}")
+            db.execute(f"CREATE TABLE {stage} ({col_defs})")
+            cur = con.execute(select)
+            while batch := cur.fetchmany(5000):
+                db.executemany(f"INSERT INTO {stage} VALUES ({marks})", batch)
+            if mode == "replace" or not exists:
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+                db.execute(f"ALTER TABLE {stage} RENAME TO {table}")
+            else:
+                have = {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
+                for n, t in described:
+                    if n not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {quote(n)} {_SQLITE_TYPES.get(t, 'TEXT')}")
+                if mode == "merge":
+                    db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {stage})")
+                db.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {stage}")
+                db.execute(f"DROP TABLE {stage}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise DestinationError(f"cannot write {dest.describe()}: {exc}; it is unchanged") from None
+    finally:
+        db.close()
 
 
 def _write_duckdb(con: duckdb.DuckDBPyConnection, mirror: Mirror, query: str, dest: Destination,

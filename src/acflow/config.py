@@ -1,0 +1,348 @@
+"""`acflow.yaml`: accounts and flows as code, validated with file:line messages.
+
+The file is read twice: PyYAML composes the node tree (which knows the line of
+every key and value), and pydantic checks the loaded data. Each error's location
+(`flows.deals.source.entity`) is walked back through the node tree to a line, so
+every message reads `acflow.yaml:12: flows.deals.source.entity: ...` and says
+what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .account import Account
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path("acflow.yaml")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+Loc = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class AccountSpec(_Strict):
+    """One ActiveCampaign account. The key is read from the environment variable `key_env`."""
+
+    url: str | None = None
+    url_env: str | None = None
+    key_env: str
+    rate_limit: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> AccountSpec:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("write either url: https://youraccount.api-us1.com or url_env: VARIABLE, not both")
+        return self
+
+
+class SourceSpec(_Strict):
+    entity: str | None = None
+    account: str | None = None
+    accounts: list[str] | None = None
+    flow: str | None = None
+    account_column: str = "account"
+    raw: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSpec:
+        if (self.entity is None) == (self.flow is None):
+            raise ValueError("write either entity: NAME or flow: NAME")
+        if self.flow is not None and (self.account or self.accounts):
+            raise ValueError("a flow source reads that flow's accounts; leave out account/accounts")
+        if self.account and self.accounts:
+            raise ValueError("write account: NAME for one account or accounts: [A, B] to append several")
+        return self
+
+
+class JoinSpec(_Strict):
+    entity: str
+    on: dict[str, str]  # this flow's column: the joined entity's column
+    how: Literal["left", "inner"] = "left"
+    columns: list[str] | None = None  # default: all of the joined entity's
+    prefix: str | None = None  # default: the entity's singular, e.g. contact_
+
+    @field_validator("on")
+    @classmethod
+    def _keys(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("name the join keys, e.g. on: {contact: id}")
+        return value
+
+
+class CsvSpec(_Strict):
+    header: bool = True
+    bom: bool = True  # so Excel reads UTF-8 names right
+    delimiter: str = Field(",", min_length=1, max_length=1)
+
+
+class FlowSpec(_Strict):
+    description: str | None = None
+    source: SourceSpec
+    lookups: list[str] = Field(default_factory=list)
+    join: list[JoinSpec] = Field(default_factory=list)
+    formulas: dict[str, str] = Field(default_factory=dict)
+    filter: list[str] = Field(default_factory=list)
+    group_by: list[str] = Field(default_factory=list)
+    aggregate: dict[str, str] = Field(default_factory=dict)
+    select: list[str] | None = None
+    hide: list[str] = Field(default_factory=list)
+    rename: dict[str, str] = Field(default_factory=dict)
+    types: dict[str, str] = Field(default_factory=dict)
+    timezone: str | None = None
+    sort: list[str] = Field(default_factory=list)
+    to: str
+    mode: Literal["replace", "append", "merge"] = "replace"
+    only_if_changed: bool = False
+    sheet: str | None = None
+    csv: CsvSpec = Field(default_factory=CsvSpec)
+    neutralize_formulas: bool = True
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _entity_shorthand(cls, value: Any) -> Any:
+        return {"entity": value} if isinstance(value, str) else value
+
+    @field_validator("filter", "sort", "lookups", "group_by", "hide", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @field_validator("join", mode="before")
+    @classmethod
+    def _one_join(cls, value: Any) -> Any:
+        joins = [value] if isinstance(value, dict) else value
+        if isinstance(joins, list):  # YAML 1.1 reads a bare `on:` key as true
+            joins = [{("on" if k is True else k): v for k, v in j.items()} if isinstance(j, dict) else j
+                     for j in joins]
+        return joins
+
+
+class ConfigSpec(_Strict):
+    version: Literal[1] = 1
+    mirror: str | None = None
+    accounts: dict[str, AccountSpec] = Field(default_factory=dict)
+    flows: dict[str, FlowSpec]
+
+
+@dataclass
+class Config:
+    """A loaded, schema-checked acflow.yaml. `error(loc, ...)` builds a file:line ConfigError."""
+
+    path: Path
+    spec: ConfigSpec
+    root: yaml.Node | None
+
+    @property
+    def dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def flows(self) -> dict[str, FlowSpec]:
+        return self.spec.flows
+
+    def resolve_path(self, text: str) -> Path:
+        """Paths in the file are relative to the file's folder, so a run works from anywhere."""
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else self.dir / p
+
+    def mirror_path(self) -> Path:
+        return self.resolve_path(self.spec.mirror or ".acflow/mirror.duckdb")
+
+    def where(self, loc: Loc) -> str:
+        return f"{self.path}:{line_of(self.root, loc)}: {dotted(loc)}"
+
+    def error(self, loc: Loc, message: str) -> ConfigError:
+        return ConfigError(f"{self.where(loc)}: {message}")
+
+    def flow_names(self, wanted: list[str] | None) -> list[str]:
+        if not wanted:
+            return list(self.flows)
+        for name in wanted:
+            if name not in self.flows:
+                raise ConfigError(f"{self.path}: no flow named {name!r}.{_hint(name, self.flows)}")
+        return list(dict.fromkeys(wanted))
+
+    def account_names(self, flow: str, seen: tuple[str, ...] = ()) -> list[str]:
+        """The accounts a flow reads (a flow source: the upstream flow's)."""
+        source = self.flows[flow].source
+        if source.flow is not None:
+            if source.flow in seen:
+                return []
+            return self.account_names(source.flow, (*seen, flow))
+        if source.accounts:
+            return list(source.accounts)
+        if source.account:
+            return [source.account]
+        return list(self.spec.accounts)[:1]
+
+    def account(self, name: str) -> Account:
+        """The Account, its key read from the environment now (never stored anywhere)."""
+        spec = self.spec.accounts[name]
+        loc: Loc = ("accounts", name)
+        url = spec.url
+        if spec.url_env is not None:
+            url = os.environ.get(spec.url_env)
+            if not url:
+                raise self.error((*loc, "url_env"), f"environment variable {spec.url_env} is not set: "
+                                 f"export {spec.url_env}=https://youraccount.api-us1.com")
+        key = os.environ.get(spec.key_env)
+        if not key:
+            raise self.error((*loc, "key_env"), f"environment variable {spec.key_env} is not set: "
+                             f"export {spec.key_env}=... (the key from Settings > Developer)")
+        try:
+            return Account(url or "", key, spec.rate_limit)
+        except ConfigError as exc:
+            raise self.error((*loc, "url" if spec.url else "url_env"), str(exc)) from None
+
+
+def dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top)"
+
+
+def _hint(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def line_of(root: yaml.Node | None, loc: Loc) -> int:
+    """The line of the deepest node `loc` reaches (a missing field: its parent's line)."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        nxt = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == str(part):
+                    nxt = value
+                    line = key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+        if not isinstance(node, yaml.ScalarNode | yaml.MappingNode | yaml.SequenceNode):
+            break
+    return line
+
+
+_FIELDS: dict[str, type[BaseModel]] = {}
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model whose fields an `extra_forbidden` error at loc is among (for did-you-mean)."""
+    model: type[BaseModel] | None = ConfigSpec
+    i = 0
+    parts = list(loc[:-1])
+    while model is not None and i < len(parts):
+        part = parts[i]
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        i += 1
+        name = str(part)
+        nested = {"accounts": AccountSpec, "flows": FlowSpec, "source": SourceSpec, "join": JoinSpec,
+                  "csv": CsvSpec}.get(name)
+        if name in ("accounts", "flows", "join"):
+            i += 1  # skip the name or index
+        model = nested
+    return model
+
+
+def _message(error: dict[str, Any]) -> tuple[Loc, str]:
+    loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden" and len(loc) == 3 and loc[0] == "accounts" and loc[2] in ("key", "api_key"):
+        return loc, ("a key is never written in acflow.yaml: write key_env: VARIABLE, "
+                     "the environment variable that holds it")
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        hint = _hint(str(loc[-1]), model.model_fields) if model else ""
+        allowed = f" Allowed here: {', '.join(model.model_fields)}." if model and not hint else ""
+        return loc, f"unknown field {loc[-1]!r}.{hint}{allowed}"
+    if kind == "missing":
+        return loc, "this field is required"
+    msg = error["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return loc, msg
+
+
+def load(path: str | Path = DEFAULT_CONFIG) -> Config:
+    """Read and schema-check acflow.yaml; the checks that need the catalog are in `validate`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: write one with `acflow init`, or pass --config PATH") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{line}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: expected a mapping with accounts: and flows:")
+    config = Config(path, ConfigSpec.model_construct(flows={}), root)
+    try:
+        config.spec = ConfigSpec.model_validate(data)
+    except ValidationError as exc:
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")  # a typo explains a missing
+        loc, msg = _message(errors[0])
+        raise config.error(loc, msg) from None
+    _check_names(config)
+    return config
+
+
+def _check_names(config: Config) -> None:
+    spec = config.spec
+    for name in spec.flows:
+        if not NAME.match(name):
+            raise config.error(("flows", name), f"flow name {name!r} must be letters, digits, _ or -, "
+                               "starting with a letter")
+    for name in spec.accounts:
+        if not NAME.match(name):
+            raise config.error(("accounts", name), f"account name {name!r} must be letters, digits, _ or -")
+    for name, flow in spec.flows.items():
+        loc: Loc = ("flows", name, "source")
+        src = flow.source
+        if src.flow is not None:
+            if src.flow not in spec.flows:
+                raise config.error((*loc, "flow"), f"no flow named {src.flow!r}.{_hint(src.flow, spec.flows)}")
+            continue
+        for i, acct in enumerate(src.accounts or ([src.account] if src.account else [])):
+            if acct not in spec.accounts:
+                where = (*loc, "accounts", i) if src.accounts else (*loc, "account")
+                known = ", ".join(spec.accounts) or "none yet: add an accounts: section"
+                raise config.error(where, f"no account named {acct!r}.{_hint(acct, spec.accounts)} "
+                                   f"Accounts: {known}")
+        if not src.account and not src.accounts:
+            if not spec.accounts:
+                raise config.error(("flows", name, "source"), "no account to read from: add an accounts: "
+                                   "section (name, url, key_env)")
+            if len(spec.accounts) > 1:
+                raise config.error(loc, f"several accounts are configured: write account: NAME "
+                                   f"(one of {', '.join(spec.accounts)}) or accounts: [...]")

@@ -1,0 +1,404 @@
+"""A flow compiled to one SQL query over the mirror: source, lookups, joins, formulas,
+filters, aggregation, columns, types, sort.
+
+The steps always run in this order, whatever their order in the file:
+
+    source (+ derived columns) -> lookups -> joins -> formulas -> filter
+      -> group_by/aggregate -> select -> hide -> rename -> types, timezone and sort
+
+Sort names the output columns (after rename) and orders by their values before types
+and timezone change them, so an id cast to text still sorts as a number.
+
+Each step is checked by DuckDB's binder as it is added (`DESCRIBE`), so a bad
+column or formula is reported at its own line of acflow.yaml. `validate` runs the
+same compiler over empty tables typed from the catalog: no mirror, no request.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import duckdb
+import pyarrow as pa
+
+from . import catalog, destinations
+from .catalog import Entity
+from .columns import BatchBuilder
+from .config import Config, FlowSpec, Loc, _hint
+from .errors import ConfigError
+from .export import derived_query, json_columns
+from .mirror import quote
+
+# Lookups: a name per entity -> (id column, lookup entity, SQL over the lookup's columns, new column).
+_PERSON = "coalesce(nullif(trim(concat_ws(' ', \"firstName\", \"lastName\")), ''), username)"
+LOOKUPS: Mapping[str, Mapping[str, tuple[str, str, str, str]]] = MappingProxyType({
+    "deals": {"stage": ("stage", "dealStages", "title", "stage_name"),
+              "pipeline": ("group", "dealGroups", "title", "pipeline_name"),
+              "owner": ("owner", "users", _PERSON, "owner_name")},
+    "campaigns": {"owner": ("userid", "users", _PERSON, "owner_name")},
+    "lists": {"owner": ("userid", "users", _PERSON, "owner_name")},
+    "forms": {"owner": ("userid", "users", _PERSON, "owner_name")},
+    "contacts": {"organization": ("orgid", "accounts", "name", "organization_name")},
+    "dealStages": {"pipeline": ("group", "dealGroups", "title", "pipeline_name")},
+    "fieldValues": {"field": ("field", "fields", "title", "field_name"),
+                    "contact": ("contact", "contacts", "email", "contact_email")},
+})
+
+TYPES = MappingProxyType({
+    "text": "VARCHAR", "string": "VARCHAR", "int": "BIGINT", "integer": "BIGINT", "float": "DOUBLE",
+    "double": "DOUBLE", "number": "DOUBLE", "bool": "BOOLEAN", "boolean": "BOOLEAN", "date": "DATE",
+    "timestamp": "TIMESTAMPTZ", "json": "JSON",
+})
+_DECIMAL = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$", re.IGNORECASE)
+
+TableOf = Callable[[str, str], str]  # (account name, entity name) -> SQL table
+
+
+@dataclass
+class Compiled:
+    flow: str
+    sql: str
+    json_columns: frozenset[str]
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (name, DuckDB type)
+
+
+def entity_of(config: Config, flow: str, seen: tuple[str, ...] = ()) -> Entity:
+    """The catalog entity a flow reads at its root (through flow sources)."""
+    src = config.flows[flow].source
+    if src.flow is not None:
+        if src.flow in seen or src.flow == flow:
+            chain = " -> ".join((*seen, flow, src.flow))
+            raise config.error(("flows", flow, "source", "flow"), f"flows read each other in a loop: {chain}")
+        return entity_of(config, src.flow, (*seen, flow))
+    found = catalog.find(src.entity or "")
+    if found is None:
+        raise config.error(("flows", flow, "source", "entity"),
+                           f"unknown entity {src.entity!r}.{_entity_hint(src.entity or '')}")
+    return found
+
+
+def _entity_hint(name: str) -> str:
+    names = [*catalog.names(), *(a for e in catalog.CATALOG.values() for a in e.aliases)]
+    return _hint(name, names) or f" Choose from: {', '.join(catalog.names())}."
+
+
+def needs(config: Config, flow: str) -> set[tuple[str, str]]:
+    """(account, entity) pairs the flow reads from the mirror: what `run` syncs first."""
+    spec = config.flows[flow]
+    out: set[tuple[str, str]] = set()
+    if spec.source.flow is not None:
+        out |= needs(config, spec.source.flow) if spec.source.flow != flow else set()
+    root = entity_of(config, flow)
+    accounts = config.account_names(flow)
+    wanted: list[str] = [root.name] if spec.source.flow is None else []
+    for i, name in enumerate(spec.lookups):
+        wanted.append(_lookup(config, flow, root, name, i)[1])
+    for i, join in enumerate(spec.join):
+        wanted.append(_join_entity(config, flow, i, join.entity).name)
+    return out | {(a, e) for a in accounts for e in wanted}
+
+
+def _lookup(config: Config, flow: str, root: Entity, name: str, i: int) -> tuple[str, str, str, str]:
+    table = LOOKUPS.get(root.name, {})
+    if name not in table:
+        offer = ", ".join(table) if table else "none"
+        raise config.error(("flows", flow, "lookups", i),
+                           f"no lookup {name!r} for {root.name}.{_hint(name, table)} Lookups for "
+                           f"{root.name}: {offer}")
+    return table[name]
+
+
+def _join_entity(config: Config, flow: str, i: int, name: str) -> Entity:
+    found = catalog.find(name)
+    if found is None:
+        raise config.error(("flows", flow, "join", i, "entity"), f"unknown entity {name!r}.{_entity_hint(name)}")
+    return found
+
+
+class Compiler:
+    """Compiles flows over `con`, reading entity tables through `table_of`."""
+
+    def __init__(self, config: Config, con: duckdb.DuckDBPyConnection, table_of: TableOf) -> None:
+        self.config = config
+        self.con = con
+        self.table_of = table_of
+        self.done: dict[str, Compiled] = {}
+
+    # helpers -----------------------------------------------------------------------------
+    def _describe(self, sql: str, loc: Loc, what: str) -> list[tuple[str, str]]:
+        try:
+            if len(self.con.extract_statements(sql)) != 1:
+                raise self.config.error(loc, f"{what}: write one SQL expression, without ';'")
+            return [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE {sql}").fetchall()]
+        except duckdb.Error as exc:
+            raise self.config.error(loc, f"{what}: {_duck_message(exc)}") from None
+
+    def _check_columns(self, names: list[str], have: list[tuple[str, str]], loc: Loc, where: str,
+                       index: bool | None = True) -> None:
+        """index: True adds the list index to loc, False the name (a mapping key), None nothing."""
+        lower = {n.lower() for n, _ in have}
+        for i, name in enumerate(names):
+            if name.lower() not in lower:
+                known = [n for n, _ in have]
+                hint = _hint(name, known) or f" Columns: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}"
+                at = loc if index is None else (*loc, i) if index else (*loc, name)
+                raise self.config.error(at, f"unknown column {name!r} in {where}.{hint}")
+
+    def relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool) -> str:
+        """An entity (with its derived columns) from one account, or several appended."""
+        parts = [derived_query(entity, self.table_of(a, entity.name), raw=raw) for a in accounts]
+        if len(accounts) == 1:
+            return parts[0]
+        return " UNION ALL BY NAME ".join(
+            f"SELECT '{a.replace(chr(39), chr(39) * 2)}' AS {quote(account_column)}, * FROM ({p})"
+            for a, p in zip(accounts, parts, strict=True))
+
+    # the compiler ----------------------------------------------------------------------------
+    def compile(self, flow: str) -> Compiled:
+        if flow in self.done:
+            return self.done[flow]
+        config = self.config
+        spec: FlowSpec = config.flows[flow]
+        at: Loc = ("flows", flow)
+        root = entity_of(config, flow)
+        accounts = config.account_names(flow)
+        multi = len(accounts) > 1
+        acol = self._account_column(flow)
+        jsons = set(json_columns(root))
+
+        # source
+        if spec.source.flow is not None:
+            upstream = self.compile(spec.source.flow)
+            sql = upstream.sql
+            jsons = set(upstream.json_columns)
+        else:
+            if multi and acol.lower() in {c.lower() for c in root.columns}:
+                raise config.error((*at, "source", "accounts"),
+                                   f"{root.name} already has a column {acol!r}: set account_column: "
+                                   "to another name, e.g. account_column: source_account")
+            sql = self.relation(root, accounts, acol, spec.source.raw)
+        cols = self._describe(sql, (*at, "source"), "source")
+
+        def same_account(right: str) -> str:
+            return f" AND t.{quote(acol)} = {right}.{quote(acol)}" if multi else ""
+
+        # lookups
+        for i, name in enumerate(spec.lookups):
+            column, target, expr, new = _lookup(config, flow, root, name, i)
+            self._check_columns([column], cols, (*at, "lookups", i), flow, index=None)
+            entity = catalog.CATALOG[target]
+            rel = self.relation(entity, accounts, acol, True)
+            key = "id"
+            also = f"{quote(acol)}, " if multi else ""
+            sql = (f"SELECT t.*, l.{quote(new)} FROM ({sql}) t LEFT JOIN (SELECT {also}{quote(key)}, "
+                   f"{expr} AS {quote(new)} FROM ({rel})) l ON t.{quote(column)} = l.{quote(key)}{same_account('l')}")
+            cols = self._describe(sql, (*at, "lookups", i), f"lookup {name}")
+
+        # joins
+        for i, join in enumerate(spec.join):
+            jat: Loc = (*at, "join", i)
+            entity = _join_entity(config, flow, i, join.entity)
+            rel = self.relation(entity, accounts, acol, False)
+            rcols = self._describe(rel, (*jat, "entity"), f"join {entity.name}")
+            self._check_columns(list(join.on), cols, (*jat, "on"), flow, index=False)
+            for left, right in join.on.items():
+                self._check_columns([right], rcols, (*jat, "on", left), entity.name, index=None)
+            chosen = join.columns if join.columns is not None else [
+                n for n, _ in rcols if not (multi and n == acol)]
+            if join.columns is not None:
+                self._check_columns(chosen, rcols, (*jat, "columns"), entity.name)
+            prefix = join.prefix if join.prefix is not None else f"{entity.single}_"
+            picked = ", ".join(f"j.{quote(c)} AS {quote(prefix + c)}" for c in chosen)
+            on = " AND ".join(f"t.{quote(lft)} = j.{quote(rgt)}" for lft, rgt in join.on.items())
+            sql = (f"SELECT t.*{', ' + picked if picked else ''} FROM ({sql}) t "
+                   f"{join.how.upper()} JOIN ({rel}) j ON {on}{same_account('j')}")
+            cols = self._describe(sql, jat, f"join {entity.name}")
+            jsons |= {prefix + c for c in chosen if c in json_columns(entity)}
+
+        # formulas
+        for name, expr in spec.formulas.items():
+            exists = name.lower() in {n.lower() for n, _ in cols}
+            sql = (f"SELECT * REPLACE (({expr}) AS {quote(name)}) FROM ({sql}) t" if exists
+                   else f"SELECT *, ({expr}) AS {quote(name)} FROM ({sql}) t")
+            cols = self._describe(sql, (*at, "formulas", name), f"formula {expr!r}")
+
+        # filter
+        for i, condition in enumerate(spec.filter):
+            sql = f"SELECT * FROM ({sql}) t WHERE ({condition})"
+            cols = self._describe(sql, (*at, "filter", i), f"filter {condition!r}")
+
+        # aggregation
+        if spec.group_by or spec.aggregate:
+            self._check_columns(spec.group_by, cols, (*at, "group_by"), flow)
+            keys = [quote(c) for c in spec.group_by]
+            group = f" GROUP BY {', '.join(keys)}" if keys else ""
+            for n, expr in spec.aggregate.items():  # each checked on its own, at its own line
+                self._describe(f"SELECT {', '.join([*keys, f'({expr}) AS {quote(n)}'])} FROM ({sql}) t{group}",
+                               (*at, "aggregate", n), f"aggregate {expr!r}")
+            parts = keys + [f"({expr}) AS {quote(n)}" for n, expr in spec.aggregate.items()]
+            sql = f"SELECT {', '.join(parts)} FROM ({sql}) t{group}"
+            cols = self._describe(sql, (*at, "group_by"), "group_by")
+
+        # columns: select, hide, rename, types, timezone
+        names = [n for n, _ in cols]
+        if spec.select is not None:
+            self._check_columns(spec.select, cols, (*at, "select"), flow)
+            canon = {n.lower(): n for n in names}
+            names = [canon[s.lower()] for s in spec.select]
+        if spec.hide:
+            self._check_columns(spec.hide, cols, (*at, "hide"), flow)
+            hidden = {h.lower() for h in spec.hide}
+            names = [n for n in names if n.lower() not in hidden]
+        current = [(n, dict(cols)[n]) for n in names]
+        self._check_columns(list(spec.rename), current, (*at, "rename"), flow, index=False)
+        renames = {k.lower(): v for k, v in spec.rename.items()}
+        final = [renames.get(n.lower(), n) for n in names]
+        for n in final:
+            if final.count(n) > 1:
+                raise config.error((*at, "rename") if spec.rename else (*at, "select"),
+                                   f"two output columns are named {n!r}: rename one")
+        self._check_columns(list(spec.types), [(n, "") for n in final], (*at, "types"), f"the output of {flow}",
+                            index=False)
+        types = {k.lower(): (k, v) for k, v in spec.types.items()}
+        zone = self._zone(flow)
+        out = []
+        for old, new in zip(names, final, strict=True):
+            expr = f"t.{quote(old)}"
+            ctype = dict(cols)[old]
+            if new.lower() in types:
+                key, wanted = types[new.lower()]
+                ctype = _duck_type(config, (*at, "types", key), wanted)
+                expr = f"CAST({expr} AS {ctype})"
+            if zone and ctype in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
+                expr = f"timezone('{zone}', {expr})"
+            out.append(f"{expr} AS {quote(new)}")
+        # sort: by the output names, on the values before types and timezone (ids sort as numbers)
+        order = ""
+        if spec.sort:
+            keys = []
+            back = {new.lower(): old for old, new in zip(names, final, strict=True)}
+            for i, item in enumerate(spec.sort):
+                name, _, direction = item.strip().rpartition(" ")
+                if direction.lower() not in ("asc", "desc") or not name:
+                    name, direction = item.strip(), "asc"
+                self._check_columns([name], [(n, "") for n in final], (*at, "sort", i),
+                                    f"the output of {flow}", index=None)
+                keys.append(f"t.{quote(back[name.lower()])} {direction.upper()} NULLS LAST")
+            order = f" ORDER BY {', '.join(keys)}"
+        sql = f"SELECT {', '.join(out)} FROM ({sql}) t{order}"
+        cols = self._describe(sql, (*at, "types") if spec.types else at, "columns")
+        jsons = {renames.get(j.lower(), j) for j in jsons if j.lower() in {n.lower() for n in names}}
+
+        if destinations.EXTRACTED_AT in {n for n, _ in cols} and spec.mode == "append":
+            raise config.error((*at, "mode"), f"append adds a {destinations.EXTRACTED_AT} column; "
+                               "the flow already has one: rename it")
+        compiled = Compiled(flow, sql, frozenset(jsons), cols)
+        self.done[flow] = compiled
+        return compiled
+
+    def _account_column(self, flow: str) -> str:
+        src = self.config.flows[flow].source
+        if src.flow is not None:
+            return self._account_column(src.flow) if src.flow != flow else src.account_column
+        return src.account_column
+
+    def _zone(self, flow: str) -> str | None:
+        zone = self.config.flows[flow].timezone
+        if zone is None:
+            return None
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise self.config.error(("flows", flow, "timezone"),
+                                    f"unknown time zone {zone!r}: write an IANA name like Europe/Paris "
+                                    "or America/New_York") from None
+        return zone
+
+
+def _duck_type(config: Config, loc: Loc, wanted: str) -> str:
+    low = wanted.strip().lower()
+    if low in TYPES:
+        return TYPES[low]
+    m = _DECIMAL.match(low)
+    if m and 1 <= int(m.group(1)) <= 38 and int(m.group(2)) <= int(m.group(1)):
+        return f"DECIMAL({m.group(1)}, {m.group(2)})"
+    raise config.error(loc, f"unknown type {wanted!r}: write one of {', '.join(TYPES)} or decimal(P, S)")
+
+
+def _duck_message(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    keep = []
+    for ln in lines:
+        if ln.startswith("LINE ") or ln.startswith("^") or not ln:
+            break
+        keep.append(ln)
+    text = " ".join(keep).split(" Candidate functions:")[0]
+    return re.sub(r"^(Binder|Parser|Catalog|Conversion) Error: ", "", text)
+
+
+def empty_tables(con: duckdb.DuckDBPyConnection, config: Config, pairs: set[tuple[str, str]]) -> TableOf:
+    """Empty tables typed from the catalog, one per (account, entity): what validate compiles over."""
+    def table_of(account: str, entity: str) -> str:
+        return f"{quote('acct_' + account)}.{quote(entity)}"
+
+    for account, entity in sorted(pairs):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote('acct_' + account)}")
+        empty = pa.Table.from_batches([], schema=BatchBuilder(catalog.CATALOG[entity]).schema())
+        con.register("_acflow_empty", empty)
+        try:
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table_of(account, entity)} AS SELECT * FROM _acflow_empty")
+        finally:
+            con.unregister("_acflow_empty")
+    return table_of
+
+
+def check_destination(config: Config, flow: str) -> destinations.Destination:
+    spec = config.flows[flow]
+    at: Loc = ("flows", flow)
+    try:
+        dest = destinations.parse(spec.to, flow, sheet=spec.sheet, base=config.dir)
+    except ConfigError as exc:
+        raise config.error((*at, "to"), str(exc)) from None
+    if spec.sheet is not None and dest.kind != "xlsx":
+        raise config.error((*at, "sheet"), "sheet: is for .xlsx destinations; leave it out")
+    try:
+        destinations.check_mode(dest, spec.mode)
+    except ConfigError as exc:
+        raise config.error((*at, "mode"), str(exc).replace("--mode", "mode:")) from None
+    if dest.kind == "xlsx":
+        try:
+            destinations.check_sheet(dest.table or flow)
+        except ConfigError as exc:
+            raise config.error((*at, "sheet"), str(exc)) from None
+    return dest
+
+
+def validate(config: Config, flows: list[str] | None = None) -> dict[str, Compiled]:
+    """Everything that can be checked before a run, with no mirror and no request."""
+    names = config.flow_names(flows)
+    every = list(config.flows) if not flows else names
+    pairs: set[tuple[str, str]] = set()
+    for name in every:
+        pairs |= needs(config, name)
+    workbooks: dict[tuple[str, str], str] = {}
+    for name in every:
+        dest = check_destination(config, name)
+        if dest.kind == "xlsx":
+            key = (str(dest.path.resolve()), (dest.table or name).lower())
+            if key in workbooks:
+                raise config.error(("flows", name, "sheet"), f"flow {workbooks[key]!r} already writes sheet "
+                                   f"{dest.table!r} of {dest.path}: choose another sheet name")
+            workbooks[key] = name
+            if config.flows[name].mode != "replace":
+                raise config.error(("flows", name, "mode"), "xlsx destinations take mode: replace")
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        compiler = Compiler(config, con, empty_tables(con, config, pairs))
+        return {name: compiler.compile(name) for name in every}
+    finally:
+        con.close()
