@@ -44,3 +44,17 @@ def test_missing_key_and_url(monkeypatch):
         Account.resolve("https://acme.api-us1.com")
     monkeypatch.setenv("ACTIVECAMPAIGN_API_KEY", "k")
     assert Account.resolve("https://acme.api-us1.com").key == "k"
+
+
+@pytest.mark.parametrize("key", ["abc\u200bdef", "abc\ndef", "clé"])
+def test_keys_with_invisible_characters_are_refused(key):
+    with pytest.raises(ConfigError) as info:
+        Account("https://acme.api-us1.com", key)
+    assert str(info.value) == ("the API key for https://acme.api-us1.com holds invisible or non-ASCII "
+                               "characters: copy it again from Settings > Developer")
+    assert key not in str(info.value)
+
+
+def test_impossible_port():
+    with pytest.raises(ConfigError, match="has a port that cannot be"):
+        normalize_url("https://x.api-us1.com:99999")

@@ -91,23 +91,42 @@ def test_duckdb_replace_append_merge(sandbox, account, mirror_path, tmp_path):
     n = len(sandbox.snapshot("lists"))
     acflow.export("lists", to=f"duckdb:///{db}?table=l", account=account, mirror=mirror_path)
     acflow.export("lists", to=f"duckdb:///{db}?table=l", account=account, mirror=mirror_path)
-    acflow.export("lists", to=f"duckdb:///{db}?table=a", mode="append", account=account, mirror=mirror_path)
-    acflow.export("lists", to=f"duckdb:///{db}?table=a", mode="append", account=account, mirror=mirror_path)
-    sandbox.mutate("lists", create=2)
-    acflow.export("lists", to=f"duckdb:///{db}?table=l", mode="merge", account=account, mirror=mirror_path)
+    first = acflow.export("lists", to=f"duckdb:///{db}?table=a", mode="append", account=account, mirror=mirror_path)
+    done = sandbox.mutate("lists", create=2, update=1, delete=1)
+    second = acflow.export("lists", to=f"duckdb:///{db}?table=a", mode="append", account=account,
+                           mirror=mirror_path)
+    merged = acflow.export("lists", to=f"duckdb:///{db}?table=l", mode="merge", account=account,
+                           mirror=mirror_path)
+    assert (first.rows, second.rows, merged.rows) == (n, 3, 3)  # append and merge take only what changed
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*), count(DISTINCT id) FROM l").fetchone() == (n + 2, n + 2)
-    assert con.execute("SELECT count(*), count(DISTINCT _extracted_at) FROM a").fetchone() == (2 * n, 2)
+    ids = {r[0] for r in con.execute("SELECT id FROM l").fetchall()}
+    assert ids == {int(r["id"]) for r in sandbox.snapshot("lists")}  # upserts and the deletion applied
+    assert int(done["deleted"][0]) not in ids
+    assert con.execute("SELECT count(*), count(DISTINCT _extracted_at) FROM a").fetchone() == (n + 3, 2)
 
 
-def test_csv_append_adds_extraction_time(account, mirror_path, tmp_path):
+def test_sqlite_merge_applies_deletions(sandbox, account, mirror_path, tmp_path):
+    import sqlite3
+
+    uri = f"sqlite:///{tmp_path / 'out.db'}?table=deals"
+    acflow.export("deals", to=uri, mode="merge", account=account, mirror=mirror_path)
+    done = sandbox.mutate("deals", update=2, delete=3)
+    acflow.export("deals", to=uri, mode="merge", account=account, mirror=mirror_path, full=True)
+    con = sqlite3.connect(tmp_path / "out.db")
+    ids = {r[0] for r in con.execute("SELECT id FROM deals")}
+    assert ids == {int(r["id"]) for r in sandbox.snapshot("deals")}
+    assert not ids & {int(i) for i in done["deleted"]}
+
+
+def test_csv_append_adds_only_changes_with_their_time(sandbox, account, mirror_path, tmp_path):
     out = tmp_path / "lists.csv"
-    for _ in range(2):
-        acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
+    acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
+    assert acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path).rows == 0
+    sandbox.mutate("lists", update=1)
+    acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
     table = pacsv.read_csv(out)
-    assert "_extracted_at" in table.schema.names
+    assert table.num_rows == len(sandbox.snapshot("lists")) + 1
     assert len(set(table.column("_extracted_at").to_pylist())) == 2
-    assert table.num_rows % 2 == 0
 
 
 def test_failed_append_leaves_the_file_as_it_was(account, mirror_path, tmp_path):
@@ -143,3 +162,17 @@ def test_unwritable_destination_is_a_clear_error(account, mirror_path, tmp_path)
         acflow.export("lists", to=str(blocker / "lists.csv"), account=account, mirror=mirror_path)
     assert str(info.value).startswith(f"cannot write {blocker / 'lists.csv'}: ")
     assert info.value.exit_code == 1
+
+
+def test_paths_with_quotes_and_files_without_a_final_newline(sandbox, account, mirror_path, tmp_path):
+    folder = tmp_path / "o'brien"
+    out = folder / "lists.csv"
+    acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
+    out.write_bytes(out.read_bytes().rstrip(b"\n"))  # as a hand-edited file may end
+    sandbox.mutate("lists", update=1)
+    acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
+    table = pacsv.read_csv(out)
+    assert table.num_rows == len(sandbox.snapshot("lists")) + 1
+    assert None not in table.column("id").to_pylist()  # no two rows glued into one
+    acflow.export("lists", to=f"duckdb:///{folder / 'x.duckdb'}", account=account, mirror=mirror_path)
+    assert duckdb.connect(str(folder / "x.duckdb")).execute("SELECT count(*) FROM lists").fetchone()[0] > 0

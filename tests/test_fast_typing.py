@@ -76,3 +76,15 @@ def test_objects_of_different_shapes_are_not_rewritten():
     batch, _, fast = both_ways(entity, [as_page(entity, records)])
     assert [orjson.loads(r["style"]) for r in batch.to_pylist()] == [{"a": 1}, {"b": 2}]
     assert fast.fallbacks == 1
+
+
+def test_floats_type_the_same_both_ways():
+    """Arrow widens 2 to 2.0 in a column that also holds 1.5: such batches take the dict path."""
+    entity = catalog.CATALOG["deals"]
+    records = [{"id": "1", "winProbability": 44, "newfield": 1.5, "arr": [1.5, 2]},
+               {"id": "2", "winProbability": 44.5, "newfield": 2, "arr": [2]}]
+    batch, expected, fast = both_ways(entity, [as_page(entity, records)])
+    assert batch.to_pylist() == expected.to_pylist()
+    assert [r["newfield"] for r in batch.to_pylist()] == ["1.5", "2"]
+    assert [r["arr"] for r in batch.to_pylist()] == ["[1.5,2]", "[2]"]
+    assert fast.fallbacks == 1

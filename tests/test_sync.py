@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import orjson
 import pytest
 
 from acflow import catalog
 from acflow.account import Account
-from acflow.client import Client
+from acflow.client import Client, RawPage
 from acflow.errors import KeyRefused
 from acflow.mirror import Mirror
 from acflow.paging import PageProgress, pages
@@ -203,3 +204,100 @@ def test_a_failed_entity_keeps_the_previous_table_and_is_logged(sandbox, account
     assert statuses == ["ok", "failed"]
     leftovers = mirror.query("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_load%' ESCAPE '\\'")
     assert leftovers[0][0] == 0
+
+
+@pytest.fixture
+def big_sandbox(sandbox):
+    """Enough contacts for several id ranges and several typed batches."""
+    sandbox.reset(sizes={"contacts": 6000})
+    yield sandbox
+    sandbox.reset(sizes={"contacts": 500, "deals": 400, "fieldValues": 800})
+
+
+def test_a_failure_deep_in_a_read_ends_the_sync(big_sandbox, account, mirror):
+    big_sandbox.set_faults("500=every:25@contacts")
+    client = fast_client(account, max_attempts=1)
+
+    async def go():
+        return await asyncio.wait_for(
+            sync_async(account, [catalog.CATALOG["contacts"]], mirror, client=client), timeout=60)
+
+    summary = asyncio.run(go())
+    assert summary.result("contacts").status == "failed"
+    assert "server error 500" in summary.result("contacts").error
+
+
+def test_a_cancelled_sync_stops_at_once(big_sandbox, account, mirror):
+    big_sandbox.set_latency(30)
+
+    async def go():
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(sync_async(account, [catalog.CATALOG["contacts"]], mirror,
+                                              client=fast_client(account)), timeout=0.5)
+        return asyncio.get_running_loop().time() - started
+
+    assert asyncio.run(go()) < 5
+    assert mirror.query("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '\\_load%' ESCAPE '\\'"
+                        )[0][0] == 0
+
+
+def test_a_response_without_its_records_is_never_read_as_none(sandbox, account, mirror):
+    """A 200 whose JSON lacks the entity's key (a proxy, an error body) must not empty the mirror."""
+    run_sync(account, mirror, ["lists"])
+    before = sorted(mirror_ids(mirror, account, "lists"))
+    from aiohttp import web
+
+    async def handler(request):
+        if request.path.endswith("/users/me"):
+            return web.json_response({"user": {"id": "1"}})
+        return web.json_response({"message": "Service temporarily unavailable"})
+
+    async def go():
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        other = Account(f"http://127.0.0.1:{port}", "k", rate_limit=1000)
+        try:
+            return await sync_async(other, [catalog.CATALOG["lists"]], mirror,
+                                    client=fast_client(other, max_attempts=2))
+        finally:
+            await runner.cleanup()
+
+    summary = asyncio.run(go())
+    assert summary.result("lists").status == "failed"
+    assert "the response has no 'lists'" in summary.result("lists").error
+    assert sorted(mirror_ids(mirror, account, "lists")) == before
+
+
+def test_a_read_short_of_meta_total_reads_again(sandbox, account):
+    """Records whose place in the order changes between requests are caught by a second pass."""
+    deals = catalog.CATALOG["deals"]
+    hidden: list[str] = []
+
+    class Shuffling(Client):
+        """Drops one record from the second page, as a tie sorted elsewhere would be."""
+
+        async def get_page(self, path, key, params=None, stats=None):
+            raw = await super().get_page(path, key, params, stats)
+            if params and params.get("offset") == 99 and not hidden:
+                body = orjson.loads(raw.body)
+                hidden.append(str(body[key].pop(50)["id"]))
+                return RawPage(orjson.dumps(body), key, [r["id"] for r in body[key]], raw.total)
+            return raw
+
+    async def collect():
+        progress = PageProgress()
+        async with Shuffling(account, backoff_max=0.05) as client:
+            ids = [str(i) async for page in pages(client, deals, progress=progress, concurrency=1)
+                   for i in page.ids]
+        return ids, progress
+
+    ids, progress = asyncio.run(collect())
+    assert hidden and hidden[0] in ids
+    assert sorted(int(i) for i in ids) == truth(sandbox, "deals")
+    assert progress.repairs == 1

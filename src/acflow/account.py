@@ -27,6 +27,13 @@ def normalize_url(url: str) -> str:
     """`https://x.api-us1.com/api/3/` -> `https://x.api-us1.com`; plain http only for loopback."""
     raw = url.strip()
     parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port == -1 or port == 0:
+        raise ConfigError(f"API URL {raw!r} has a port that cannot be: copy the URL from ActiveCampaign's "
+                          "Settings > Developer")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"API URL {raw!r} is not a URL: copy it from ActiveCampaign's Settings > Developer "
@@ -55,7 +62,11 @@ class Account:
         object.__setattr__(self, "url", normalize_url(self.url))
         if not self.key or not self.key.strip():
             raise ConfigError(f"no API key for {self.url}: pass --api-key or set {KEY_ENV}")
-        object.__setattr__(self, "key", self.key.strip())
+        key = self.key.strip()
+        if not (key.isascii() and key.isprintable()):  # a zero-width space or a line break, pasted
+            raise ConfigError(f"the API key for {self.url} holds invisible or non-ASCII characters: "
+                              "copy it again from Settings > Developer")
+        object.__setattr__(self, "key", key)
         if self.rate_limit <= 0:
             raise ConfigError(f"rate limit for {self.url} must be above 0 requests/s")
 

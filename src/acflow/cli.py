@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -23,7 +24,7 @@ from . import catalog
 from .account import KEY_ENV, URL_ENV, Account
 from .config import DEFAULT_CONFIG
 from .display import progress_bars, summary_table
-from .errors import AcflowError
+from .errors import AcflowError, ConfigError
 from .mirror import DEFAULT_PATH
 
 app = typer.Typer(
@@ -50,6 +51,21 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every req
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one answer.")]
 RateOpt = Annotated[float, typer.Option("--rate-limit", help="Requests per second the account allows.")]
 AttemptsOpt = Annotated[int, typer.Option("--attempts", min=1, help="Tries per request before giving up.")]
+FullOpt = Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed (finds "
+                                       "records deleted from ActiveCampaign).")]
+FullEveryOpt = Annotated[str, typer.Option("--full-every", help="Fetch contacts and deals in full when the "
+                                           "last full fetch is older than this (7d, 12h; never).")]
+
+
+def _duration(text: str) -> timedelta | None:
+    """'7d', '12h', '30m' -> a timedelta; 'never' -> None."""
+    value = text.strip().lower()
+    if value == "never":
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
+        raise ConfigError(f"--full-every {text!r} is not a duration: write a number and d, h or m (7d), or never")
+    return timedelta(**{units[value[-1]]: int(value[:-1])})
 
 
 def handles_errors(fn: F) -> F:
@@ -98,9 +114,9 @@ def sync_cmd(
         show_default=False)] = None,
     api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_PATH,
     as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
-    rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8,
+    rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8, full: FullOpt = False, full_every: FullEveryOpt = "7d",
 ) -> None:
-    """Copy every record of the chosen entities into the local mirror.
+    """Copy the chosen entities into the local mirror: everything the first time, then only what changed.
 
     Example: acflow sync contacts deals --api-url https://acme.api-us1.com
     """
@@ -108,9 +124,10 @@ def sync_cmd(
 
     _logging(verbose)
     account = Account.resolve(api_url, api_key, rate_limit)
+    every = _duration(full_every)
     with progress_bars(err, enabled=not as_json) as on_progress:
         summary = sync(entities, account=account, mirror=mirror, timeout=timeout, attempts=attempts,
-                       on_progress=on_progress)
+                       full=full, full_every=every, on_progress=on_progress)
     _report(summary, as_json, summary)
 
 
@@ -126,19 +143,21 @@ def export_cmd(
     = False,
     api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_PATH,
     as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
-    rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8,
+    rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8, full: FullOpt = False, full_every: FullEveryOpt = "7d",
 ) -> None:
-    """Sync one entity and write it to one destination, atomically.
+    """Sync one entity and write it to one destination, atomically. replace writes the whole
+    current table; append and merge write only what changed since this destination's last export.
 
-    Example: acflow export deals --to deals.csv --mode replace
+    Example: acflow export deals --to duckdb:///crm.duckdb --mode merge
     """
     from .export import export
 
     _logging(verbose)
     account = Account.resolve(api_url, api_key, rate_limit)
+    every = _duration(full_every)
     with progress_bars(err, enabled=not as_json) as on_progress:
-        summary = export(entity, to, mode=mode, account=account, raw=raw, mirror=mirror,
-                         timeout=timeout, attempts=attempts, on_progress=on_progress)
+        summary = export(entity, to, mode=mode, account=account, raw=raw, mirror=mirror, timeout=timeout,
+                         attempts=attempts, full=full, full_every=every, on_progress=on_progress)
     if not as_json:
         out.print(f"Wrote {summary.rows:,} {summary.entity} to {summary.destination} ({summary.mode}).")
     _report(summary, as_json, summary.sync)

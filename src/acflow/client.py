@@ -8,8 +8,10 @@ API: the base URL is the only switch.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
+import math
 import socket
 import time
 from collections.abc import Callable
@@ -62,9 +64,13 @@ def _page_reader(key: str) -> Callable[[bytes], RawPage]:
         doc = simdjson.Parser().parse(body)  # lazy: only what we touch becomes Python
         if not isinstance(doc, simdjson.Object):
             raise ValueError("JSON that is not an object")
+        if key not in doc:  # an error or a proxy's JSON with status 200: never "no records"
+            raise ValueError(f"the response has no {key!r}")
         records = doc.get(key)
         if isinstance(records, simdjson.Array):
-            ids = [r.get("id") if isinstance(r, simdjson.Object) else None for r in records]
+            ids = [r.get("id") for r in records if isinstance(r, simdjson.Object)]
+            if len(ids) != len(records):
+                raise ValueError(f"the response's {key!r} holds something other than records")
         elif records is None or (isinstance(records, simdjson.Object) and len(records) == 0):
             ids = []
         else:
@@ -94,14 +100,24 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
+MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is the server's mistake, not a plan
+
+
 def _retry_after(value: str | None) -> float | None:
+    """Seconds, or an HTTP date; anything else (or infinite) means "use our own backoff"."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = parsed.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def _api_message(body: bytes) -> str:
@@ -148,6 +164,7 @@ class Client:
         self.stats = RequestStats()  # the whole client's; callers may pass their own too
         self._key_worked = False
         self._http: httpx.AsyncClient | None = None
+        self._connections = asyncio.Semaphore(concurrency * 2)  # as many as the pool holds
 
     async def __aenter__(self) -> Client:
         limits = httpx.Limits(max_connections=self.concurrency * 2,
@@ -253,9 +270,12 @@ class Client:
 
     async def _with_rate_limit(self, path: str, params: dict[str, Any] | None,
                                stats: RequestStats | None, parse: Callable[[bytes], T]) -> T:
-        await self.limiter.acquire()
-        self._count(stats, "requests")
-        return await self._send(path, params, stats, parse)
+        # a connection first, then the time slot: a request must not take its slot and then
+        # wait for a connection, or it reaches the server later than the limiter counted
+        async with self._connections:
+            await self.limiter.acquire()
+            self._count(stats, "requests")
+            return await self._send(path, params, stats, parse)
 
     async def _send(self, path: str, params: dict[str, Any] | None,
                     stats: RequestStats | None, parse: Callable[[bytes], T]) -> T:

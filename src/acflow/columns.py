@@ -71,6 +71,8 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
 def _to_int(values: Values, target: pa.DataType) -> pa.Array:
     try:
         arr = _arrow(values)
+    except OverflowError as exc:  # an integer beyond 64 bits: kept as text by the caller
+        raise Unconvertible(str(exc)) from exc
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed "1" and 1 in one column
         arr = pa.array([None if v is None else str(int(v)) if isinstance(v, bool) else str(v)
                         for v in values], type=pa.string())
@@ -216,9 +218,9 @@ class _NotExact(Exception):
 def _renders_exactly(t: pa.DataType) -> bool:
     """Types Arrow infers from JSON that turn back into the values orjson would give. Not
     timestamps (Arrow reads ISO strings as instants), nor objects (Arrow gives every object
-    the keys of all, so the JSON would change): scalars and lists of scalars."""
+    the keys of all, so the JSON would change): strings, bools, integers and lists of them."""
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return _renders_exactly(t.value_type)
-    return pa.types.is_string(t) or pa.types.is_null(t) or pa.types.is_boolean(t) or \
-        pa.types.is_integer(t) or pa.types.is_floating(t)
+    # not floats either: Arrow widens 2 to 2.0 in a column that also holds 1.5
+    return pa.types.is_string(t) or pa.types.is_null(t) or pa.types.is_boolean(t) or pa.types.is_integer(t)
 

@@ -12,8 +12,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import duckdb
@@ -173,6 +175,11 @@ def _temp_beside(target: Path, suffix: str):
         tmp.unlink(missing_ok=True)
 
 
+def _sql_path(path: Path) -> str:
+    """A path as an SQL string literal: a folder may well be called o'brien."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _copy_mode(target: Path, tmp: Path) -> None:
     """The new file keeps the old one's permissions (or the umask's), not mkstemp's 0600."""
     if target.exists():
@@ -190,8 +197,13 @@ def _csv_header(path: Path, delimiter: str = ",") -> list[str]:
 
 
 def write(mirror: Mirror, query: str, dest: Destination, mode: str,
-          json_columns: frozenset[str] = frozenset(), options: WriteOptions | None = None) -> int:
-    """Publish `query` (SQL over the mirror) to `dest`; returns the rows written."""
+          json_columns: frozenset[str] = frozenset(), options: WriteOptions | None = None,
+          delete_ids: str | None = None) -> int:
+    """Publish `query` (SQL over the mirror) to `dest`; returns the rows written.
+
+    `delete_ids` (merge only): SQL over the mirror giving ids to delete from the destination,
+    records gone from the API; applied in the same transaction as the upsert.
+    """
     check_mode(dest, mode)
     if dest.kind == "xlsx":
         neutralize = (options or WriteOptions()).neutralize
@@ -200,10 +212,11 @@ def write(mirror: Mirror, query: str, dest: Destination, mode: str,
     with mirror.cursor() as con:
         rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
         try:
+            gone = [r[0] for r in con.execute(delete_ids).fetchall()] if delete_ids and mode == "merge" else []
             if dest.kind == "duckdb":
-                _write_duckdb(con, mirror, query, dest, mode)
+                _write_duckdb(con, mirror, query, dest, mode, gone)
             elif dest.kind == "sqlite":
-                _write_sqlite(con, _select_for(con, query, "sqlite"), dest, mode)
+                _write_sqlite(con, _select_for(con, query, "sqlite"), dest, mode, gone)
             else:
                 select = _select_for(con, query, dest.kind, json_columns, options.neutralize)
                 _write_file(con, select, dest, mode, options)
@@ -223,7 +236,7 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, 
     with _temp_beside(target, ".tmp") as tmp:
         if appending and dest.kind == "parquet":
             con.execute(
-                f"COPY (SELECT * FROM read_parquet(?) UNION ALL BY NAME {select}) TO '{tmp}' "
+                f"COPY (SELECT * FROM read_parquet(?) UNION ALL BY NAME {select}) TO {_sql_path(tmp)} "
                 f"{_copy_options('parquet')}", [str(target)]
             )
         elif appending:
@@ -241,16 +254,18 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, 
                     "write to a new file or use --mode replace; the file is unchanged"
                 )
             with _temp_beside(target, ".part") as part:
-                con.execute(f"COPY ({select}) TO '{part}' {_copy_options(dest.kind, False, sep)}")
+                con.execute(f"COPY ({select}) TO {_sql_path(part)} {_copy_options(dest.kind, False, sep)}")
                 try:
                     shutil.copyfile(target, tmp)
-                    with tmp.open("ab") as out, part.open("rb") as src:
+                    with tmp.open("ab+") as out, part.open("rb") as src:
+                        if out.tell() and (out.seek(-1, os.SEEK_END) or out.read(1) != b"\n"):
+                            out.write(b"\n")  # a file saved without a final line break
                         shutil.copyfileobj(src, out)
                 except OSError as exc:
                     raise DestinationError(f"cannot append to {target}: {exc.strerror}; it is unchanged") from None
         elif dest.kind == "csv" and options.bom:
             with _temp_beside(target, ".part") as part:
-                con.execute(f"COPY ({select}) TO '{part}' {_copy_options('csv', options.header, sep)}")
+                con.execute(f"COPY ({select}) TO {_sql_path(part)} {_copy_options('csv', options.header, sep)}")
                 try:
                     with tmp.open("wb") as out, part.open("rb") as src:
                         out.write(b"\xef\xbb\xbf")
@@ -258,9 +273,9 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, 
                 except OSError as exc:
                     raise DestinationError(f"cannot write {target}: {exc.strerror}; it is unchanged") from None
         elif dest.kind == "csv":
-            con.execute(f"COPY ({select}) TO '{tmp}' {_copy_options('csv', options.header, sep)}")
+            con.execute(f"COPY ({select}) TO {_sql_path(tmp)} {_copy_options('csv', options.header, sep)}")
         else:
-            con.execute(f"COPY ({select}) TO '{tmp}' {_copy_options(dest.kind)}")
+            con.execute(f"COPY ({select}) TO {_sql_path(tmp)} {_copy_options(dest.kind)}")
         _move_into_place(tmp, target)
 
 
@@ -329,7 +344,8 @@ _SQLITE_TYPES = {"BIGINT": "INTEGER", "INTEGER": "INTEGER", "SMALLINT": "INTEGER
                  "BOOLEAN": "INTEGER", "DOUBLE": "REAL", "FLOAT": "REAL"}
 
 
-def _write_sqlite(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, mode: str) -> None:
+def _write_sqlite(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, mode: str,
+                  gone: Sequence[Any] = ()) -> None:
     """One SQLite transaction: the table is swapped (replace), grown (append) or merged by id."""
     import sqlite3
 
@@ -369,6 +385,7 @@ def _write_sqlite(con: duckdb.DuckDBPyConnection, select: str, dest: Destination
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {quote(n)} {_SQLITE_TYPES.get(t, 'TEXT')}")
                 if mode == "merge":
                     db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {stage})")
+                    db.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in gone])
                 db.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {stage}")
                 db.execute(f"DROP TABLE {stage}")
             db.execute("COMMIT")
@@ -382,12 +399,15 @@ def _write_sqlite(con: duckdb.DuckDBPyConnection, select: str, dest: Destination
 
 
 def _write_duckdb(con: duckdb.DuckDBPyConnection, mirror: Mirror, query: str, dest: Destination,
-                  mode: str) -> None:
+                  mode: str, gone: Sequence[Any] = ()) -> None:
     same_file = dest.path.resolve() == mirror.path.resolve()
     alias = "main" if same_file else "acflow_dest"
     if not same_file:
-        dest.path.parent.mkdir(parents=True, exist_ok=True)
-        con.execute(f"ATTACH '{dest.path}' AS {alias}")
+        try:
+            dest.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DestinationError(f"cannot write {dest.describe()}: {exc.strerror}; it is unchanged") from None
+        con.execute(f"ATTACH {_sql_path(dest.path)} AS {alias}")
     table = f"{alias if not same_file else 'main'}.{quote(dest.table or 'data')}"
     try:
         database = con.execute("SELECT current_database()").fetchone()[0] if same_file else alias
@@ -404,6 +424,8 @@ def _write_duckdb(con: duckdb.DuckDBPyConnection, mirror: Mirror, query: str, de
                     con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {ctype}")
                 if mode == "merge":
                     con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM ({query}))")
+                    if gone:
+                        con.execute(f"DELETE FROM {table} WHERE id IN (SELECT unnest(?))", [list(gone)])
                 con.execute(f"INSERT INTO {table} BY NAME {query}")
             con.execute("COMMIT")
         except BaseException:

@@ -50,13 +50,14 @@ def progress_bars(console: Console, enabled: bool = True) -> Iterator[ProgressCa
 def summary_table(summary: SyncSummary) -> Table:
     table = Table(title=f"{summary.account}  ({summary.seconds:.1f} s, {summary.requests} requests)",
                   title_justify="left")
-    for name, justify in (("entity", "left"), ("rows", "right"), ("requests", "right"),
-                          ("per request", "right"), ("retries", "right"), ("429s", "right"),
-                          ("seconds", "right"), ("status", "left")):
+    for name, justify in (("entity", "left"), ("fetch", "left"), ("rows", "right"), ("changed", "right"),
+                          ("requests", "right"), ("per request", "right"), ("retries", "right"),
+                          ("429s", "right"), ("seconds", "right"), ("status", "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for e in summary.entities:
-        per_request = f"{e.rows / e.requests:.0f}/{PAGE_SIZE}" if e.requests else "-"
+        per_request = f"{e.fetched / e.requests:.0f}/{PAGE_SIZE}" if e.requests else "-"
         status = "[green]ok" if e.status == "ok" else f"[red]{e.status}"
-        table.add_row(e.entity, f"{e.rows:,}", str(e.requests), per_request, str(e.retries),
+        changed = f"+{e.inserted:,} ~{e.updated:,} -{e.removed:,}"
+        table.add_row(e.entity, e.fetch, f"{e.rows:,}", changed, str(e.requests), per_request, str(e.retries),
                       str(e.rate_limited), f"{e.seconds:.1f}", status)
     return table

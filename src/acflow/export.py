@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from .account import Account
 from .catalog import ColType, Entity
 from .errors import AcflowError
 from .mirror import DEFAULT_PATH, Mirror, quote
-from .sync import ProgressCallback, SyncSummary, resolve_entities, run_coroutine, sync_async
+from .sync import DEFAULT_FULL_EVERY, ProgressCallback, SyncSummary, resolve_entities, run_coroutine, sync_async
 
 
 @dataclass
@@ -55,10 +55,36 @@ def json_columns(entity: Entity) -> frozenset[str]:
     return frozenset(n for n, t in entity.columns.items() if t is ColType.JSON)
 
 
+def publish(mirror: Mirror, account_url: str, entity: Entity, dest: destinations.Destination, mode: str, *,
+            raw: bool = False) -> int:
+    """Write the mirror's entity to a destination; returns the rows written.
+
+    replace writes the complete current table. append and merge write only what changed
+    since this destination last received the entity (all of it the first time): append
+    adds those rows with the time they were written, merge upserts them by id and deletes
+    what is gone from the API.
+    """
+    target, source = f"{dest.kind}:{dest.path.resolve()}#{dest.table or ''}", f"{account_url}/{entity.name}"
+    upto = mirror.last_seq(account_url, entity.name)
+    if mode == "replace":  # everything current: afterwards the destination is up to date
+        query = publish_query(mirror, account_url, entity, raw=raw)
+        written = destinations.write(mirror, query, dest, mode, json_columns(entity))
+        mirror.mark_published(target, source, upto)
+        return written
+    rows, removed = mirror.changed_since(account_url, entity.name, mirror.published(target, source))
+    extracted = datetime.now().astimezone() if mode == "append" else None
+    query = derived_query(entity, rows, raw=raw, extracted_at=extracted)
+    written = destinations.write(mirror, query, dest, mode, json_columns(entity),
+                                 delete_ids=removed if mode == "merge" else None)
+    mirror.mark_published(target, source, upto)  # after the write: a crash in between repeats, never skips
+    return written
+
+
 def export(entity: str, to: str, *, mode: str = "replace", account: Account | None = None,
            api_url: str | None = None, api_key: str | None = None, raw: bool = False,
            mirror: str | Path = DEFAULT_PATH, timeout: float = 60.0, concurrency: int = 4,
-           attempts: int = 8, on_progress: ProgressCallback | None = None) -> ExportSummary:
+           attempts: int = 8, full: bool = False, full_every: timedelta | None = DEFAULT_FULL_EVERY,
+           on_progress: ProgressCallback | None = None) -> ExportSummary:
     """Sync `entity` and write it to `to`; the CLI's `acflow export`. Checks the destination first."""
     chosen = resolve_entities([entity])[0]
     dest = destinations.parse(to, chosen.name)
@@ -66,11 +92,10 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
     account = account or Account.resolve(api_url, api_key)
     with Mirror(mirror) as db:
         summary = run_coroutine(sync_async(account, [chosen], db, timeout=timeout, concurrency=concurrency,
-                                           attempts=attempts, on_progress=on_progress))
+                                           attempts=attempts, full=full, full_every=full_every,
+                                           on_progress=on_progress))
         result = summary.result(chosen.name)
         if result.status != "ok":
             raise AcflowError(f"{chosen.name}: {result.error}; {dest.describe()} was not touched")
-        extracted = datetime.now().astimezone() if mode == "append" else None
-        query = publish_query(db, account.url, chosen, raw=raw, extracted_at=extracted)
-        rows = destinations.write(db, query, dest, mode, json_columns(chosen))
+        rows = publish(db, account.url, chosen, dest, mode, raw=raw)
     return ExportSummary(chosen.name, dest.describe(), mode, rows, summary)

@@ -47,6 +47,9 @@ CREATE SEQUENCE IF NOT EXISTS {META}.loads;
 CREATE TABLE IF NOT EXISTS {META}.state (
     account VARCHAR, entity VARCHAR, table_name VARCHAR, synced_at TIMESTAMPTZ,
     full_synced_at TIMESTAMPTZ, rows BIGINT, PRIMARY KEY (account, entity));
+CREATE TABLE IF NOT EXISTS {META}.published (
+    destination VARCHAR, source VARCHAR, seq BIGINT, published_at TIMESTAMPTZ,
+    PRIMARY KEY (destination, source));
 CREATE TABLE IF NOT EXISTS {META}.runs (
     run_id VARCHAR, account VARCHAR, entity VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ,
     fetch_kind VARCHAR, requests BIGINT, retries BIGINT, rate_limited BIGINT, rows BIGINT,
@@ -176,6 +179,32 @@ class Mirror:
         value = f"coalesce({quote(column)}, {quote(fallback)})" if fallback else quote(column)
         with self.lock:
             return self.con.execute(f"SELECT max({value}) FROM {self.table(account_url, entity)}").fetchone()[0]
+
+    def changed_since(self, account_url: str, entity: str, seq: int) -> tuple[str, str]:
+        """SQL for (rows changed since load `seq`, ids removed since then): what a merge or an
+        append needs to bring a destination that had everything up to `seq` up to date."""
+        table = self.table(account_url, entity)
+        rows = (f"(SELECT * EXCLUDE ({', '.join(INTERNAL)}) FROM {table} "
+                f"WHERE {DELETED_AT} IS NULL AND {SEQ} > {int(seq)})")
+        removed = f"SELECT id FROM {table} WHERE {DELETED_AT} IS NOT NULL AND {SEQ} > {int(seq)}"
+        return rows, removed
+
+    def last_seq(self, account_url: str, entity: str) -> int:
+        with self.lock:
+            return self.con.execute(f"SELECT coalesce(max({SEQ}), 0) FROM {self.table(account_url, entity)}"
+                                    ).fetchone()[0]
+
+    def published(self, destination: str, source: str) -> int:
+        """The last load a destination received from a source (0: never)."""
+        with self.lock:
+            row = self.con.execute(f"SELECT seq FROM {META}.published WHERE destination = ? AND source = ?",
+                                   [destination, source]).fetchone()
+        return row[0] if row else 0
+
+    def mark_published(self, destination: str, source: str, seq: int) -> None:
+        with self.lock:
+            self.con.execute(f"INSERT OR REPLACE INTO {META}.published VALUES (?, ?, ?, now())",
+                             [destination, source, seq])
 
     def load(self, account_url: str, entity: str, schema: pa.Schema) -> Load:
         return Load(self, account_url, entity, schema)

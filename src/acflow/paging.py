@@ -15,7 +15,6 @@ the last one open-ended so contacts created meanwhile are still read.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections import deque
 from collections.abc import AsyncIterator
@@ -110,6 +109,7 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
     inflight: deque[tuple[int, asyncio.Task[RawPage]]] = deque()
     next_offset = 0
     width = 1  # one page until we know there is more than one
+    checked = False  # one more pass when the read came up short of meta.total
 
     def cancel_all() -> None:
         while inflight:
@@ -146,7 +146,15 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
             if keep:
                 yield Page(raw, None if len(keep) == len(ids) else tuple(keep))
             if len(ids) < PAGE_SIZE:
-                return
+                # The end. Fewer ids than the API counts means a record slipped between pages
+                # (ties in the sort order may come back in another order on each request):
+                # read once more from the start; only records not seen yet are kept.
+                if checked or progress.total is None or len(seen) >= progress.total:
+                    return
+                checked, next_offset, width = True, 0, 1
+                cancel_all()
+                progress.repairs += 1
+                continue
             if not inflight or inflight[0][0] != offset + step:
                 cancel_all()
                 next_offset = offset + step
@@ -201,22 +209,28 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
     if count > 1:  # the highest id splits the rest into ranges; not worth a request otherwise
         newest = await read(0, None, limit=1, order="DESC")
         high = max(int(newest.ids[0]), low) if newest.ids else low
-    queue: asyncio.Queue[Page | BaseException | None] = asyncio.Queue(maxsize=concurrency)
+    # Pages wait in an unbounded queue, so an error or an end is never stuck behind a full one;
+    # `room` holds readers back instead, so at most 2 x concurrency pages wait in memory.
+    queue: asyncio.Queue[Page | Exception | None] = asyncio.Queue()
+    room = asyncio.Semaphore(2 * concurrency)
 
     async def partition(greater: int, less: int | None) -> None:
         try:
             while True:
+                await room.acquire()
                 page = above(await read(greater, less), greater)
                 if len(page):
-                    await queue.put(page)
+                    queue.put_nowait(page)
+                else:
+                    room.release()
                 if len(page) < PAGE_SIZE:
                     break
                 greater = last_id(page, greater)
                 if less is not None and greater >= less - 1:  # the range is full: no need to ask
                     break
-            await queue.put(None)
-        except BaseException as exc:  # handed to the reader, which raises it
-            await queue.put(exc)
+            queue.put_nowait(None)
+        except Exception as exc:  # handed to the reader, which raises it; cancellation just ends
+            queue.put_nowait(exc)
 
     tasks = [asyncio.create_task(partition(g, lt)) for g, lt in _partitions(low, high, count)]
     try:
@@ -225,13 +239,12 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
             item = await queue.get()
             if item is None:
                 running -= 1
-            elif isinstance(item, BaseException):
+            elif isinstance(item, Exception):
                 raise item
             else:
+                room.release()
                 yield item
     finally:
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)

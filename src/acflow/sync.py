@@ -189,7 +189,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
         current = mirror.current(client.account.url, entity.name)
         for flag, attr in ((entity.stub_flag, "stubs"), (entity.deleted_flag, "soft_deleted")):
             if flag:
-                setattr(result, attr, mirror.query(f'SELECT count(*) FROM {current} WHERE "{flag}" = 1')[0][0])
+                counted = await asyncio.to_thread(mirror.query, f'SELECT count(*) FROM {current} WHERE "{flag}" = 1')
+                setattr(result, attr, counted[0][0])
     except Exception as exc:  # recorded; the other entities go on
         if writing is not None:
             await asyncio.gather(writing, return_exceptions=True)
