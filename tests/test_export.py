@@ -176,3 +176,16 @@ def test_paths_with_quotes_and_files_without_a_final_newline(sandbox, account, m
     assert None not in table.column("id").to_pylist()  # no two rows glued into one
     acflow.export("lists", to=f"duckdb:///{folder / 'x.duckdb'}", account=account, mirror=mirror_path)
     assert duckdb.connect(str(folder / "x.duckdb")).execute("SELECT count(*) FROM lists").fetchone()[0] > 0
+
+
+def test_csv_is_excel_safe_by_default(account, mirror_path, tmp_path):
+    safe, plain = tmp_path / "safe.csv", tmp_path / "plain.csv"
+    acflow.export("contacts", to=str(safe), account=account, mirror=mirror_path)
+    acflow.export("contacts", to=str(plain), account=account, mirror=mirror_path, bom=False, neutralize=False)
+    assert safe.read_bytes()[:3] == b"\xef\xbb\xbf" and plain.read_bytes()[:3] != b"\xef\xbb\xbf"
+    con = duckdb.connect()
+    risky = con.execute(f"SELECT count(*) FROM read_csv('{plain}', all_varchar=true) "
+                        "WHERE regexp_matches(firstName, '^[=+@-]')").fetchone()[0]
+    still = con.execute(f"SELECT count(*) FROM read_csv('{safe}', all_varchar=true) "
+                        "WHERE regexp_matches(firstName, '^[=+@-]')").fetchone()[0]
+    assert risky > 0 and still == 0

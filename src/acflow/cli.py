@@ -144,6 +144,11 @@ def export_cmd(
     api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_PATH,
     as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
     rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8, full: FullOpt = False, full_every: FullEveryOpt = "7d",
+    no_bom: Annotated[bool, typer.Option("--no-bom", help="CSV without the UTF-8 byte order mark Excel wants.")]
+    = False,
+    keep_formulas: Annotated[bool, typer.Option("--keep-formulas", help="Leave text starting with = + - @ as "
+                                                "it is (by default it is prefixed with ' in CSV and XLSX).")]
+    = False,
 ) -> None:
     """Sync one entity and write it to one destination, atomically. replace writes the whole
     current table; append and merge write only what changed since this destination's last export.
@@ -157,7 +162,8 @@ def export_cmd(
     every = _duration(full_every)
     with progress_bars(err, enabled=not as_json) as on_progress:
         summary = export(entity, to, mode=mode, account=account, raw=raw, mirror=mirror, timeout=timeout,
-                         attempts=attempts, full=full, full_every=every, on_progress=on_progress)
+                         attempts=attempts, full=full, full_every=every, bom=not no_bom,
+                         neutralize=not keep_formulas, on_progress=on_progress)
     if not as_json:
         out.print(f"Wrote {summary.rows:,} {summary.entity} to {summary.destination} ({summary.mode}).")
     _report(summary, as_json, summary.sync)

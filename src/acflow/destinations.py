@@ -52,8 +52,8 @@ class Destination:
 
 @dataclass(frozen=True)
 class WriteOptions:
-    """How text files and sheets are written. The defaults are `acflow export`'s; flows turn on
-    the BOM and formula neutralisation (see config.CsvSpec)."""
+    """How text files and sheets are written (acflow export and flows both turn on the BOM and
+    formula neutralisation unless told not to; see config.CsvSpec)."""
 
     header: bool = True
     bom: bool = False  # a UTF-8 byte order mark, so Excel reads accents right

@@ -56,7 +56,7 @@ def json_columns(entity: Entity) -> frozenset[str]:
 
 
 def publish(mirror: Mirror, account_url: str, entity: Entity, dest: destinations.Destination, mode: str, *,
-            raw: bool = False) -> int:
+            raw: bool = False, options: destinations.WriteOptions | None = None) -> int:
     """Write the mirror's entity to a destination; returns the rows written.
 
     replace writes the complete current table. append and merge write only what changed
@@ -68,13 +68,13 @@ def publish(mirror: Mirror, account_url: str, entity: Entity, dest: destinations
     upto = mirror.last_seq(account_url, entity.name)
     if mode == "replace":  # everything current: afterwards the destination is up to date
         query = publish_query(mirror, account_url, entity, raw=raw)
-        written = destinations.write(mirror, query, dest, mode, json_columns(entity))
+        written = destinations.write(mirror, query, dest, mode, json_columns(entity), options)
         mirror.mark_published(target, source, upto)
         return written
     rows, removed = mirror.changed_since(account_url, entity.name, mirror.published(target, source))
     extracted = datetime.now().astimezone() if mode == "append" else None
     query = derived_query(entity, rows, raw=raw, extracted_at=extracted)
-    written = destinations.write(mirror, query, dest, mode, json_columns(entity),
+    written = destinations.write(mirror, query, dest, mode, json_columns(entity), options,
                                  delete_ids=removed if mode == "merge" else None)
     mirror.mark_published(target, source, upto)  # after the write: a crash in between repeats, never skips
     return written
@@ -84,8 +84,14 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
            api_url: str | None = None, api_key: str | None = None, raw: bool = False,
            mirror: str | Path = DEFAULT_PATH, timeout: float = 60.0, concurrency: int = 4,
            attempts: int = 8, full: bool = False, full_every: timedelta | None = DEFAULT_FULL_EVERY,
+           bom: bool = True, neutralize: bool = True,
            on_progress: ProgressCallback | None = None) -> ExportSummary:
-    """Sync `entity` and write it to `to`; the CLI's `acflow export`. Checks the destination first."""
+    """Sync `entity` and write it to `to`; the CLI's `acflow export`. Checks the destination first.
+
+    CSV gets a UTF-8 byte order mark (Excel then reads accents right) and, in CSV and XLSX,
+    text that a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with ';
+    contact names and form fields come from the public. `bom` and `neutralize` turn them off.
+    """
     chosen = resolve_entities([entity])[0]
     dest = destinations.parse(to, chosen.name)
     destinations.check_mode(dest, mode)
@@ -97,5 +103,6 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
         result = summary.result(chosen.name)
         if result.status != "ok":
             raise AcflowError(f"{chosen.name}: {result.error}; {dest.describe()} was not touched")
-        rows = publish(db, account.url, chosen, dest, mode, raw=raw)
+        options = destinations.WriteOptions(bom=bom, neutralize=neutralize)
+        rows = publish(db, account.url, chosen, dest, mode, raw=raw, options=options)
     return ExportSummary(chosen.name, dest.describe(), mode, rows, summary)

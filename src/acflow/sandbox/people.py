@@ -17,6 +17,9 @@ from acflow.sandbox.clock import ZERO_DATE, ZERO_DATETIME
 from acflow.sandbox.gen import DOMAINS, FIRST_NAMES, LAST_NAMES, TOPICS, Rand, company_names, phones, slug
 from acflow.sandbox.profile import Batch, Profile, strs
 
+BOT_NAMES = ['=HYPERLINK("http://spam.example/win","Claim")', "+1 (555) WIN-CASH", "@SUM(1+1)*cmd|' /C calc'!A0",
+             "-2+3+cmd|' /C notepad'!A1"]
+
 
 @cache
 def _ascii(text: str) -> str:
@@ -130,6 +133,9 @@ class Contacts(Profile):
         n = len(ids)
         first = r.pick(ids, "first", FIRST_NAMES)
         last = r.pick(ids, "last", LAST_NAMES)
+        # bots sign up through public forms with names a spreadsheet would run as formulas
+        bot = r.chance(ids, "bot-signup", 0.005).tolist()
+        bot_name = r.pick(ids, "bot-name", BOT_NAMES)
         domain = r.pick(ids, "domain", DOMAINS)
         no_email = r.chance(ids, "no-email", 0.01).tolist()
         phone = phones(r, ids * 7 + v)
@@ -161,7 +167,7 @@ class Contacts(Profile):
                 "cdate": cdate[i],
                 "email": em,
                 "phone": phone[i],
-                "firstName": first[i],
+                "firstName": bot_name[i] if bot[i] else first[i],
                 "lastName": last[i],
                 "orgid": str(org),
                 "orgname": orgname[i] if org else "",
