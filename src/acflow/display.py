@@ -6,11 +6,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .client import PAGE_SIZE, RequestStats
+from .client import RequestStats
 from .paging import PageProgress
 from .sync import ProgressCallback, SyncSummary
 
@@ -49,15 +50,14 @@ def progress_bars(console: Console, enabled: bool = True) -> Iterator[ProgressCa
 
 def summary_table(summary: SyncSummary) -> Table:
     table = Table(title=f"{summary.account}  ({summary.seconds:.1f} s, {summary.requests} requests)",
-                  title_justify="left")
-    for name, justify in (("entity", "left"), ("fetch", "left"), ("rows", "right"), ("changed", "right"),
-                          ("requests", "right"), ("per request", "right"), ("retries", "right"),
-                          ("429s", "right"), ("seconds", "right"), ("status", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for name, justify in (("entity", "left"), ("fetch", "left"), ("rows", "right"), ("+new ~upd -gone", "right"),
+                          ("req", "right"), ("retry", "right"), ("s", "right"), ("status", "left")):
+        table.add_column(name, justify=justify, no_wrap=name in ("entity", "+new ~upd -gone"))  # type: ignore[arg-type]
     for e in summary.entities:
-        per_request = f"{e.fetched / e.requests:.0f}/{PAGE_SIZE}" if e.requests else "-"
         status = "[green]ok" if e.status == "ok" else f"[red]{e.status}"
         changed = f"+{e.inserted:,} ~{e.updated:,} -{e.removed:,}"
-        table.add_row(e.entity, e.fetch, f"{e.rows:,}", changed, str(e.requests), per_request, str(e.retries),
-                      str(e.rate_limited), f"{e.seconds:.1f}", status)
+        retries = f"{e.retries}" + (f" ({e.rate_limited}x429)" if e.rate_limited else "")
+        table.add_row(e.entity, "incr" if e.fetch == "incremental" else e.fetch, f"{e.rows:,}", changed,
+                      str(e.requests), retries, f"{e.seconds:.1f}", status)
     return table
