@@ -59,3 +59,13 @@ def test_aliases_find_their_entity():
     assert find("deal") is None
     names = [n.lower() for e in ENTITIES for n in (e.name, *e.aliases)]
     assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("entity", [e for e in ENTITIES if e.lookups], ids=attrgetter("name"))
+def test_lookups_point_at_real_columns(entity):
+    con = duckdb.connect()
+    for lookup in entity.lookups.values():
+        assert lookup.column in entity.columns
+        target = CATALOG[lookup.entity]
+        con.register(lookup.entity, pa.Table.from_batches([], schema=BatchBuilder(target).schema()))
+        con.execute(f"SELECT {lookup.value} AS {lookup.name} FROM {lookup.entity}").fetchall()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
 
 class ColType(StrEnum):
@@ -39,6 +40,19 @@ def _cols(spec: str) -> Mapping[str, ColType]:
     return MappingProxyType(out)
 
 
+class Lookup(NamedTuple):
+    """An id column that names a record of another entity, and what to show instead of the id."""
+
+    column: str  # the id column here (deals.stage)
+    entity: str  # the entity it points at (dealStages)
+    value: str  # SQL over that entity's columns (title)
+    name: str  # the column a flow's lookup adds (stage_name)
+
+
+_PERSON = "coalesce(nullif(trim(concat_ws(' ', \"firstName\", \"lastName\")), ''), username)"
+OWNER = Lookup("userid", "users", _PERSON, "owner_name")
+
+
 @dataclass(frozen=True)
 class Entity:
     name: str  # what users type and what tables are called
@@ -56,6 +70,7 @@ class Entity:
     stub_flag: str | None = None  # records the key may not see come back reduced, flagged by this
     deleted_flag: str | None = None  # soft-delete column users filter on
     derived: Mapping[str, str] = field(default_factory=dict)  # column -> SQL over raw columns
+    lookups: Mapping[str, Lookup] = field(default_factory=dict)  # a flow's `lookups: [stage]`
     aliases: tuple[str, ...] = ()
     description: str = ""
 
@@ -99,6 +114,7 @@ _ENTITIES = [
     Entity(
         "campaigns", "campaigns", "campaigns", "campaign", seed=True,
         description="Email campaigns with sends, opens, clicks, bounces and unsubscribes.",
+        lookups={"owner": OWNER},
         columns=_cols(
             "id:id type:text userid:id segmentid:id bounceid:id realcid:id sendid:id threadid:id"
             " seriesid:id formid:id basetemplateid:text basemessageid:id addressid:id source:text"
@@ -142,6 +158,7 @@ _ENTITIES = [
         paging=Paging.ID_KEYSET, order={"orders[id]": "ASC"},
         cursor="udate", cursor_fallback="cdate", since="filters[updated_after]",
         sideloads=("scoreValues",), deleted_flag="deleted",
+        lookups={"organization": Lookup("orgid", "accounts", "name", "organization_name")},
         columns=_cols(
             "id:id email:text phone:text firstName:text lastName:text orgid:id orgname:text"
             " segmentio_id:text bounced_hard:flag bounced_soft:flag bounced_date:timestamp ip:text"
@@ -158,6 +175,7 @@ _ENTITIES = [
     Entity(
         "lists", "lists", "lists", "list", seed=True,
         description="Mailing lists with opt-in, tracking and sender settings.",
+        lookups={"owner": OWNER},
         columns=_cols(
             "id:id stringid:text userid:id name:text cdate:timestamp udate:timestamp"
             " p_use_tracking:flag p_use_analytics_read:flag p_use_analytics_link:flag"
@@ -178,6 +196,9 @@ _ENTITIES = [
         order={"orders[cdate]": "ASC"},
         cursor="mdate", cursor_fallback="cdate", since="filters[updated_after]",
         stub_flag="isDisabled",
+        lookups={"stage": Lookup("stage", "dealStages", "title", "stage_name"),
+                 "pipeline": Lookup("group", "dealGroups", "title", "pipeline_name"),
+                 "owner": Lookup("owner", "users", _PERSON, "owner_name")},
         columns=_cols(
             "id:id title:text description:text owner:id contact:id organization:id group:id stage:id"
             " percent:int cdate:timestamp mdate:timestamp nextdate:timestamp nexttaskid:id"
@@ -198,6 +219,7 @@ _ENTITIES = [
     Entity(
         "forms", "forms", "forms", "form", seed=True,
         description="Lead-capture forms; nested settings kept as JSON.",
+        lookups={"owner": OWNER},
         columns=_cols(
             "id:id name:text action:text actiondata:json submit:text submitdata:json url:text"
             " layout:text title:text body:text button:text thanks:text style:json options:json"
@@ -225,6 +247,7 @@ _ENTITIES = [
     Entity(
         "dealStages", "dealStages", "dealStages", "dealStage", aliases=("stages",),
         description="Stages of deal pipelines.",
+        lookups={"pipeline": Lookup("group", "dealGroups", "title", "pipeline_name")},
         columns=_cols(
             "id:id title:text group:id order:int color:text dealOrder:text width:int"
             " cardRegion1:text cardRegion2:text cardRegion3:text cardRegion4:text cardRegion5:text"
@@ -252,6 +275,8 @@ _ENTITIES = [
     Entity(
         "fieldValues", "fieldValues", "fieldValues", "fieldValue", aliases=("custom_field_values",),
         description="Contacts' custom field values, one row per contact and field.",
+        lookups={"field": Lookup("field", "fields", "title", "field_name"),
+                 "contact": Lookup("contact", "contacts", "email", "contact_email")},
         columns=_cols(
             "id:id contact:id field:id value:text cdate:timestamp udate:timestamp created_by:id"
             " updated_by:id owner:id"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -26,27 +26,12 @@ import duckdb
 import pyarrow as pa
 
 from . import catalog, destinations
-from .catalog import Entity
+from .catalog import Entity, Lookup
 from .columns import BatchBuilder
 from .config import Config, FlowSpec, Loc, _hint
 from .errors import ConfigError
 from .export import derived_query, json_columns
 from .mirror import quote
-
-# Lookups: a name per entity -> (id column, lookup entity, SQL over the lookup's columns, new column).
-_PERSON = "coalesce(nullif(trim(concat_ws(' ', \"firstName\", \"lastName\")), ''), username)"
-LOOKUPS: Mapping[str, Mapping[str, tuple[str, str, str, str]]] = MappingProxyType({
-    "deals": {"stage": ("stage", "dealStages", "title", "stage_name"),
-              "pipeline": ("group", "dealGroups", "title", "pipeline_name"),
-              "owner": ("owner", "users", _PERSON, "owner_name")},
-    "campaigns": {"owner": ("userid", "users", _PERSON, "owner_name")},
-    "lists": {"owner": ("userid", "users", _PERSON, "owner_name")},
-    "forms": {"owner": ("userid", "users", _PERSON, "owner_name")},
-    "contacts": {"organization": ("orgid", "accounts", "name", "organization_name")},
-    "dealStages": {"pipeline": ("group", "dealGroups", "title", "pipeline_name")},
-    "fieldValues": {"field": ("field", "fields", "title", "field_name"),
-                    "contact": ("contact", "contacts", "email", "contact_email")},
-})
 
 TYPES = MappingProxyType({
     "text": "VARCHAR", "string": "VARCHAR", "int": "BIGINT", "integer": "BIGINT", "float": "DOUBLE",
@@ -96,14 +81,14 @@ def needs(config: Config, flow: str) -> set[tuple[str, str]]:
     accounts = config.account_names(flow)
     wanted: list[str] = [root.name] if spec.source.flow is None else []
     for i, name in enumerate(spec.lookups):
-        wanted.append(_lookup(config, flow, root, name, i)[1])
+        wanted.append(_lookup(config, flow, root, name, i).entity)
     for i, join in enumerate(spec.join):
         wanted.append(_join_entity(config, flow, i, join.entity).name)
     return out | {(a, e) for a in accounts for e in wanted}
 
 
-def _lookup(config: Config, flow: str, root: Entity, name: str, i: int) -> tuple[str, str, str, str]:
-    table = LOOKUPS.get(root.name, {})
+def _lookup(config: Config, flow: str, root: Entity, name: str, i: int) -> Lookup:
+    table = root.lookups
     if name not in table:
         offer = ", ".join(table) if table else "none"
         raise config.error(("flows", flow, "lookups", i),
