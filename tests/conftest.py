@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from acflow.account import Account
+from acflow.mirror import Mirror
 from acflow.sandbox import Sandbox
 
 # Small enough that a full read of every entity takes milliseconds, big enough for several pages.
@@ -24,3 +27,15 @@ def sandbox(sandbox_server: Sandbox) -> Sandbox:
     """The session's sandbox with seed data, settings and faults as at start, stats zeroed."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture
+def account(sandbox: Sandbox) -> Account:
+    """The sandbox's admin key, paced far above the sandbox's (off) limit."""
+    return Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[Mirror]:
+    with Mirror(tmp_path / "mirror.duckdb") as db:
+        yield db

@@ -13,13 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import acflow
-from acflow.account import Account
 from acflow.errors import DestinationError
-
-
-@pytest.fixture
-def account(sandbox):
-    return Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
 
 
 @pytest.fixture

@@ -24,11 +24,6 @@ from acflow.starter import init
 DIGITS = {"jpy": 0, "kwd": 3}
 
 
-@pytest.fixture
-def account(sandbox):
-    return Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
-
-
 @pytest.fixture(scope="module")
 def starter_run(sandbox_server, tmp_path_factory):
     """The starter acflow.yaml, run once against the sandbox; the tests below read its outputs."""

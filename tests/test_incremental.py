@@ -21,17 +21,6 @@ from acflow.sync import sync_async
 UPDATED = {"contacts": "udate", "deals": "mdate", "lists": "udate"}  # what the snapshot calls "updated"
 
 
-@pytest.fixture
-def account(sandbox):
-    return Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
-
-
-@pytest.fixture
-def mirror(tmp_path):
-    with Mirror(tmp_path / "mirror.duckdb") as db:
-        yield db
-
-
 def run_sync(account, mirror, names, **kw):
     entities = [catalog.CATALOG[n] for n in names]
     client = Client(account, timeout=5, backoff_max=0.05)

@@ -12,20 +12,8 @@ from acflow import catalog
 from acflow.account import Account
 from acflow.client import Client, RawPage
 from acflow.errors import KeyRefused
-from acflow.mirror import Mirror
 from acflow.paging import PageProgress, pages
 from acflow.sync import sync_async
-
-
-@pytest.fixture
-def account(sandbox):
-    return Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
-
-
-@pytest.fixture
-def mirror(tmp_path):
-    with Mirror(tmp_path / "mirror.duckdb") as db:
-        yield db
 
 
 def fast_client(account, **kw):

@@ -92,16 +92,21 @@ def _logging(verbose: bool) -> None:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s", force=True)
 
 
+def _print_sync(sync_summary: Any) -> None:
+    """A sync's table, then its notes (restricted stubs, columns kept as text) and errors."""
+    out.print(summary_table(sync_summary))
+    for note in sync_summary.advice():
+        err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
+    for e in sync_summary.entities:
+        if e.error:
+            err.print(f"[red]Error:[/red] {e.entity}: {e.error}", highlight=False, soft_wrap=True)
+
+
 def _report(summary: Any, as_json: bool, sync_summary: Any) -> None:
     if as_json:
         print(json.dumps(summary.to_dict(), default=str, indent=2))
     else:
-        out.print(summary_table(sync_summary))
-        for note in sync_summary.advice():
-            err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
-        for e in sync_summary.entities:
-            if e.error:
-                err.print(f"[red]Error:[/red] {e.entity}: {e.error}", highlight=False, soft_wrap=True)
+        _print_sync(sync_summary)
     if not summary.ok:
         raise typer.Exit(1)
 
@@ -307,12 +312,7 @@ def run_cmd(
         print(json.dumps(summary.to_dict(), default=str, indent=2))
     else:
         for s in summary.syncs:
-            out.print(summary_table(s))
-            for note in s.advice():
-                err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
-            for e in s.entities:
-                if e.error:
-                    err.print(f"[red]Error:[/red] {e.entity}: {e.error}", highlight=False, soft_wrap=True)
+            _print_sync(s)
         out.print(_flow_table(summary))
         for f in summary.flows:
             if f.error:
@@ -390,9 +390,7 @@ def demo_cmd(
     if as_json:
         print(json.dumps(result.to_dict(), default=str, indent=2))
     else:
-        out.print(summary_table(result.sync))
-        for note in result.sync.advice():
-            err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
+        _print_sync(result.sync)
         out.print(_flow_table(result.run))
         for f in result.run.flows:
             if f.error:
