@@ -25,7 +25,7 @@ class SlidingWindow:
             raise ValueError(f"rate limit must be >= 0 requests/second, got {rps}")
         self.rps = rps
         # 5/s is 5 per 1 s; 0.5/s is 1 per 2 s; 2.5/s is 2 per 0.8 s
-        self.capacity = max(1, round(rps)) if rps else 0
+        self.capacity = max(1, math.floor(rps)) if rps else 0  # as the client counts (ratelimit.py)
         self.window = self.capacity / rps if rps else 1.0
         self.served: deque[float] = deque()
 
