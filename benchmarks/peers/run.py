@@ -164,7 +164,7 @@ def read_singer(work: Path) -> tuple[dict[str, set[int]], dict[int, tuple]]:
 def read_dlt(work: Path) -> tuple[dict[str, set[int]], dict[int, tuple]]:
     with duckdb.connect(str(work / "dlt.duckdb"), read_only=True) as con:
         ids = {e: {int(r[0]) for r in con.execute(f"SELECT id FROM activecampaign.{e}").fetchall()} for e in ENTITIES}
-        deals = {int(i): (v, c) for i, v, c in con.execute("SELECT id, value, currency FROM activecampaign.deals")}
+        deals = {int(i): (v, c) for i, v, c in con.execute("SELECT id, value, currency FROM activecampaign.deals").fetchall()}
     return ids, deals
 
 
