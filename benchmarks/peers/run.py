@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -102,7 +101,8 @@ def command(tool: str, url: str, work: Path, limit: float) -> list[str]:
         return [str(SINGER_PY), str(HERE / "singer_launcher.py"), "--config", str(work.parent / "singer-config.json"),
                 "--catalog", str(work.parent / "singer-catalog.json")]
     if tool == "dlt":
-        return [str(PEER_PY), str(HERE / "dlt_pipeline.py"), url, KEY, str(work / "dlt.duckdb"), str(work / "pipelines")]
+        return [str(PEER_PY), str(HERE / "dlt_pipeline.py"), url, KEY, str(work / "dlt.duckdb"),
+                str(work / "pipelines")]
     return [str(PEER_PY), str(HERE / "naive.py"), url, KEY, str(work / "json")]
 
 
@@ -164,7 +164,8 @@ def read_singer(work: Path) -> tuple[dict[str, set[int]], dict[int, tuple]]:
 def read_dlt(work: Path) -> tuple[dict[str, set[int]], dict[int, tuple]]:
     with duckdb.connect(str(work / "dlt.duckdb"), read_only=True) as con:
         ids = {e: {int(r[0]) for r in con.execute(f"SELECT id FROM activecampaign.{e}").fetchall()} for e in ENTITIES}
-        deals = {int(i): (v, c) for i, v, c in con.execute("SELECT id, value, currency FROM activecampaign.deals").fetchall()}
+        rows = con.execute("SELECT id, value, currency FROM activecampaign.deals").fetchall()
+    deals = {int(i): (v, c) for i, v, c in rows}
     return ids, deals
 
 
@@ -255,8 +256,8 @@ def describe(result: dict) -> str:
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     return f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 

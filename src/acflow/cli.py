@@ -185,7 +185,7 @@ def preview_cmd(
     api_url: ApiUrl = None, api_key: ApiKey = None, as_json: JsonOpt = False,
     verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
 ) -> None:
-    """Show the first rows of a flow (synced, transformed, not written) or of an entity (one request).
+    """Show the first rows of a flow (synced, transformed, not written) or of an entity (two requests).
 
     A name that is a flow of acflow.yaml is the flow; otherwise it is an entity.
     Example: acflow preview deals_pipeline --limit 5
