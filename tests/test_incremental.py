@@ -138,3 +138,21 @@ def test_a_sync_killed_midway_loses_and_doubles_nothing(sandbox, account, tmp_pa
             ids = [r[0] for r in db.query(f"SELECT id FROM {db.current(account.url, name)}")]
             assert len(ids) == len(set(ids))
             assert current(db, account, name) == truth(sandbox, name)
+
+
+def test_an_incremental_read_asks_by_update_and_by_creation(sandbox, account, mirror):
+    """New records whose update time is still null must not depend on the update filter."""
+    import zoneinfo
+    from datetime import timedelta
+
+    from acflow.sync import plan_fetch
+
+    run_sync(account, mirror, ["contacts"])
+    kind, reads = plan_fetch(mirror, account.url, catalog.CATALOG["contacts"], "America/Chicago",
+                             full=False, full_every=timedelta(days=7))
+    table = mirror.table(account.url, "contacts")
+    newest_update, newest_created = mirror.query(f"SELECT max(coalesce(udate, cdate)), max(cdate) FROM {table}")[0]
+    chicago = zoneinfo.ZoneInfo("America/Chicago")
+    day = lambda t: (t.astimezone(chicago).date() - timedelta(days=1)).isoformat()  # noqa: E731
+    assert kind == "incremental"
+    assert reads == [{"filters[updated_after]": day(newest_update)}, {"filters[created_after]": day(newest_created)}]

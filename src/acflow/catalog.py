@@ -66,6 +66,7 @@ class Entity:
     cursor: str | None = None  # update-time column that drives incremental sync
     cursor_fallback: str | None = None  # used where the cursor is null (never updated)
     since: str | None = None  # the server-side filter for the cursor
+    created_since: str | None = None  # the filter for new records (whose update time may still be null)
     sideloads: tuple[str, ...] = ()  # other arrays the list response carries
     stub_flag: str | None = None  # records the key may not see come back reduced, flagged by this
     deleted_flag: str | None = None  # soft-delete column users filter on
@@ -157,7 +158,7 @@ _ENTITIES = [
         description="Contacts, active and deleted (filter on deleted = 0).",
         paging=Paging.ID_KEYSET, order={"orders[id]": "ASC"},
         cursor="udate", cursor_fallback="cdate", since="filters[updated_after]",
-        sideloads=("scoreValues",), deleted_flag="deleted",
+        created_since="filters[created_after]", sideloads=("scoreValues",), deleted_flag="deleted",
         lookups={"organization": Lookup("orgid", "accounts", "name", "organization_name")},
         columns=_cols(
             "id:id email:text phone:text firstName:text lastName:text orgid:id orgname:text"
@@ -195,7 +196,7 @@ _ENTITIES = [
         description="CRM deals; value is in the currency's smallest unit, amount in major units.",
         order={"orders[cdate]": "ASC"},
         cursor="mdate", cursor_fallback="cdate", since="filters[updated_after]",
-        stub_flag="isDisabled",
+        created_since="filters[created_after]", stub_flag="isDisabled",
         lookups={"stage": Lookup("stage", "dealStages", "title", "stage_name"),
                  "pipeline": Lookup("group", "dealGroups", "title", "pipeline_name"),
                  "owner": Lookup("owner", "users", _PERSON, "owner_name")},

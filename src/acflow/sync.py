@@ -125,33 +125,42 @@ def _zone_of(user: dict[str, Any]) -> str:
 
 
 def plan_fetch(mirror: Mirror, account_url: str, entity: Entity, zone: str, *, full: bool,
-               full_every: timedelta | None) -> tuple[str, dict[str, str]]:
-    """("full", {}) or ("incremental", {since filter: day}).
+               full_every: timedelta | None) -> tuple[str, list[dict[str, str]]]:
+    """("full", [{}]) or ("incremental", [{updated filter: day}, {created filter: day}]).
 
     Incremental only for entities the API can filter by update time, once the mirror
     holds a full fetch younger than `full_every` (a full fetch is also how records
     deleted from the API are found). The API compares days, and clocks differ, so
-    we ask from the day before the newest update we hold, and merge by id.
+    we ask from the day before the newest time we hold, and merge by id. New records
+    are asked for by creation time too: a never-updated record's update time can be
+    null (recorded payloads show it), and whether the update filter then sees it is
+    not documented.
     """
     state = mirror.state(account_url, entity.name)
     if full or not entity.since or not entity.cursor or state is None or state.full_synced_at is None:
-        return "full", {}
+        return "full", [{}]
     if full_every is not None and datetime.now(UTC) - state.full_synced_at >= full_every:
-        return "full", {}
-    newest = mirror.newest(account_url, entity.name, entity.cursor, entity.cursor_fallback)
-    if newest is None:
-        return "full", {}
-    day = newest.astimezone(zoneinfo.ZoneInfo(zone)).date() - timedelta(days=1)
-    return "incremental", {entity.since: day.isoformat()}
+        return "full", [{}]
+    local = zoneinfo.ZoneInfo(zone)
+    reads = []
+    for column, fallback, flt in ((entity.cursor, entity.cursor_fallback, entity.since),
+                                  (entity.cursor_fallback, None, entity.created_since)):
+        if not flt or not column:
+            continue
+        newest = mirror.newest(account_url, entity.name, column, fallback)
+        if newest is None:
+            return "full", [{}]
+        reads.append({flt: (newest.astimezone(local).date() - timedelta(days=1)).isoformat()})
+    return "incremental", reads
 
 
 async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str, result: EntityResult,
                        run_id: str, on_progress: ProgressCallback | None, full: bool = False,
                        full_every: timedelta | None = DEFAULT_FULL_EVERY) -> None:
     started = datetime.now().astimezone()
-    result.fetch, params = await asyncio.to_thread(
+    result.fetch, reads = await asyncio.to_thread(
         plan_fetch, mirror, client.account.url, entity, zone, full=full, full_every=full_every)
-    result.since = next(iter(params.values()), None)
+    result.since = next(iter(reads[0].values()), None)
     clock = time.monotonic()
     stats = RequestStats()
     progress = PageProgress()
@@ -165,17 +174,18 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
         load.append(builder.build_pages(batch))
 
     try:
-        async for page in pages(client, entity, params=params, stats=stats, progress=progress,
-                                concurrency=client.concurrency):
-            buffer.append(page)
-            buffered += len(page)
-            if buffered >= BATCH_ROWS:
-                if writing is not None:
-                    await writing  # in order, and never more than two batches in memory
-                batch, buffer, buffered = buffer, [], 0
-                writing = asyncio.ensure_future(asyncio.to_thread(flush, batch))
-            if on_progress:
-                on_progress(entity.name, progress, stats)
+        for params in reads:  # a record in two reads is merged once (the mirror keeps the later)
+            async for page in pages(client, entity, params=params, stats=stats, progress=progress,
+                                    concurrency=client.concurrency):
+                buffer.append(page)
+                buffered += len(page)
+                if buffered >= BATCH_ROWS:
+                    if writing is not None:
+                        await writing  # in order, and never more than two batches in memory
+                    batch, buffer, buffered = buffer, [], 0
+                    writing = asyncio.ensure_future(asyncio.to_thread(flush, batch))
+                if on_progress:
+                    on_progress(entity.name, progress, stats)
         if writing is not None:
             await writing
             writing = None
