@@ -83,6 +83,9 @@ CASES = [
     ("    sort: id\n", "    sort: id\n   bad indent\n",
      "12: not valid YAML: expected <block end>, but found '<scalar>'"),
     ("https://acme.api-us1.com", "http://acme.api-us1.com", None),  # checked when the key is read (run)
+    ("accounts:\n", "full_refresh_every: weekly\naccounts:\n",
+     "1: full_refresh_every: 'weekly' is not a duration: write a number and d, h or m (7d), or never"),
+    ("accounts:\n", "full_refresh_every: 12h\naccounts:\n", None),
 ]
 
 

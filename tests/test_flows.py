@@ -376,3 +376,14 @@ def test_cli_init_run_flows_preview(sandbox, tmp_path):
     rows = json.loads(shown.stdout)
     assert len(rows) == 2 and set(rows[0]) >= {"amount", "stage_name", "pipeline_name", "owner_name"}
     assert sandbox.stats()["requests"] == 0
+
+
+@pytest.mark.parametrize("every, second", [("7d", "incremental"), ("0m", "full")])
+def test_full_refresh_every_reaches_the_syncs(sandbox, account, tmp_path, every, second):
+    config = tmp_path / "acflow.yaml"
+    config.write_text(f"full_refresh_every: {every}\naccounts:\n  main: {{url: {sandbox.url}, key_env: K}}\n"
+                      "flows:\n  deals:\n    source: deals\n    to: out/deals.csv\n")
+    first = acflow.run(config=config, accounts={"main": account})
+    again = acflow.run(config=config, accounts={"main": account})
+    fetches = [s.result("deals").fetch for s in (*first.syncs, *again.syncs)]
+    assert fetches == ["full", second]

@@ -58,14 +58,12 @@ FullEveryOpt = Annotated[str, typer.Option("--full-every", help="Fetch contacts 
 
 
 def _duration(text: str) -> timedelta | None:
-    """'7d', '12h', '30m' -> a timedelta; 'never' -> None."""
-    value = text.strip().lower()
-    if value == "never":
-        return None
-    units = {"d": "days", "h": "hours", "m": "minutes"}
-    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
-        raise ConfigError(f"--full-every {text!r} is not a duration: write a number and d, h or m (7d), or never")
-    return timedelta(**{units[value[-1]]: int(value[:-1])})
+    from .sync import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise ConfigError(f"--full-every {exc}") from None
 
 
 def handles_errors(fn: F) -> F:

@@ -135,8 +135,17 @@ class FlowSpec(_Strict):
 class ConfigSpec(_Strict):
     version: Literal[1] = 1
     mirror: str | None = None
+    full_refresh_every: str = "7d"  # contacts and deals read in full this often (deletions are found so)
     accounts: dict[str, AccountSpec] = Field(default_factory=dict)
     flows: dict[str, FlowSpec]
+
+    @field_validator("full_refresh_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from .sync import parse_duration
+
+        parse_duration(value)  # raises ValueError with the fix in it
+        return value
 
 
 @dataclass

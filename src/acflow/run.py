@@ -30,7 +30,7 @@ from .config import DEFAULT_CONFIG, Config, load
 from .errors import AcflowError, DestinationError
 from .flows import Compiled, Compiler, check_destination, needs, validate
 from .mirror import META, Mirror, quote
-from .sync import ProgressCallback, SyncSummary, run_coroutine, sync_async
+from .sync import ProgressCallback, SyncSummary, parse_duration, run_coroutine, sync_async
 
 FLOW_LOG = f"{META}.flows"
 _SETUP = f"""
@@ -120,7 +120,8 @@ class _Prepared:
         async def all_accounts() -> list[Any]:
             return await asyncio.gather(*(
                 sync_async(self.accounts[a], [CATALOG[e] for e in ents], self.db, timeout=timeout,
-                           concurrency=concurrency, attempts=attempts, on_progress=on_progress)
+                           concurrency=concurrency, attempts=attempts, on_progress=on_progress,
+                           full_every=parse_duration(self.cfg.spec.full_refresh_every))
                 for a, ents in by_account.items()), return_exceptions=True)
 
         results = run_coroutine(all_accounts())

@@ -94,6 +94,17 @@ class SyncSummary:
         return out
 
 
+def parse_duration(text: str) -> timedelta | None:
+    """'7d', '12h', '30m' -> a timedelta; 'never' -> None; anything else raises ValueError."""
+    value = str(text).strip().lower()
+    if value == "never":
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
+        raise ValueError(f"{text!r} is not a duration: write a number and d, h or m (7d), or never")
+    return timedelta(**{units[value[-1]]: int(value[:-1])})
+
+
 def resolve_entities(names: Sequence[str] | None) -> list[Entity]:
     """Names or aliases -> catalog entities (the six seed entities when none are given)."""
     if not names:
