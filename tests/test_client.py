@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from aiohttp import web
 
 from acflow import catalog
 from acflow.account import Account
-from acflow.errors import NotActiveCampaign
+from acflow.errors import AcflowError, NotActiveCampaign
 from acflow.sync import sync_async
 
+RUN = web.AppKey("run", dict)
 
-def sync_against(handler, mirror):
-    """Run a sync against a real local HTTP server answering with `handler`."""
+
+def sync_against(handler, mirror, runs=1):
+    """Sync `lists` `runs` times against one real local HTTP server answering with `handler`;
+    the handler reads request.app[RUN]["n"] (0, 1, ...). Returns each sync's summary or error."""
 
     async def go():
         app = web.Application()
+        app[RUN] = state = {"n": 0}
         app.router.add_get("/{tail:.*}", handler)
         runner = web.AppRunner(app)
         await runner.setup()
@@ -25,10 +28,17 @@ def sync_against(handler, mirror):
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         account = Account(f"http://127.0.0.1:{port}", "k", rate_limit=1000)
+        results = []
         try:
-            return await sync_async(account, [catalog.CATALOG["lists"]], mirror, attempts=2)
+            for run in range(runs):
+                state["n"] = run
+                try:
+                    results.append(await sync_async(account, [catalog.CATALOG["lists"]], mirror, attempts=2))
+                except AcflowError as exc:
+                    results.append(exc)
         finally:
             await runner.cleanup()
+        return results, account
 
     return asyncio.run(go())
 
@@ -42,16 +52,31 @@ async def redirect_to_login(request):
 
 
 def test_a_web_page_is_not_an_api(mirror):
-    with pytest.raises(NotActiveCampaign) as info:
-        sync_against(login_page, mirror)
-    assert info.value.exit_code == 2
-    assert "answered with a web page, not JSON: this is not the API URL" in str(info.value)
+    [error], _ = sync_against(login_page, mirror)
+    assert isinstance(error, NotActiveCampaign) and error.exit_code == 2
+    assert "answered with a web page, not JSON: this is not the API URL" in str(error)
     assert mirror.query("SELECT count(*) FROM _acflow.runs")[0][0] == 0
 
 
 def test_a_redirect_to_a_login_page_is_not_an_api(mirror):
-    with pytest.raises(NotActiveCampaign) as info:
-        sync_against(redirect_to_login, mirror)
-    assert info.value.exit_code == 2
-    assert str(info.value).endswith("redirected to https://www.activecampaign.com/login/: this is not the API "
+    [error], _ = sync_against(redirect_to_login, mirror)
+    assert isinstance(error, NotActiveCampaign) and error.exit_code == 2
+    assert str(error).endswith("redirected to https://www.activecampaign.com/login/: this is not the API "
                                     "URL (copy it from Settings > Developer in ActiveCampaign)")
+
+
+async def lists_then_an_error_body(request):
+    """First a list with one record; then a 200 whose JSON lacks "lists" (a proxy, an error body)."""
+    if request.path.endswith("/users/me"):
+        return web.json_response({"user": {"id": "1"}})
+    if request.app[RUN]["n"] == 0:
+        return web.json_response({"lists": [{"id": "7", "name": "Newsletter"}], "meta": {"total": "1"}})
+    return web.json_response({"message": "Service temporarily unavailable"})
+
+
+def test_a_response_without_its_records_never_empties_the_mirror(mirror):
+    (first, second), account = sync_against(lists_then_an_error_body, mirror, runs=2)
+    assert first.ok and first.result("lists").rows == 1
+    assert second.result("lists").status == "failed"
+    assert "the response has no 'lists'" in second.result("lists").error
+    assert mirror.query(f"SELECT id, name FROM {mirror.current(account.url, 'lists')}") == [(7, "Newsletter")]

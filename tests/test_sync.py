@@ -230,38 +230,6 @@ def test_a_cancelled_sync_stops_at_once(big_sandbox, account, mirror):
                         )[0][0] == 0
 
 
-def test_a_response_without_its_records_is_never_read_as_none(sandbox, account, mirror):
-    """A 200 whose JSON lacks the entity's key (a proxy, an error body) must not empty the mirror."""
-    run_sync(account, mirror, ["lists"])
-    before = sorted(mirror_ids(mirror, account, "lists"))
-    from aiohttp import web
-
-    async def handler(request):
-        if request.path.endswith("/users/me"):
-            return web.json_response({"user": {"id": "1"}})
-        return web.json_response({"message": "Service temporarily unavailable"})
-
-    async def go():
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        other = Account(f"http://127.0.0.1:{port}", "k", rate_limit=1000)
-        try:
-            return await sync_async(other, [catalog.CATALOG["lists"]], mirror,
-                                    client=fast_client(other, max_attempts=2))
-        finally:
-            await runner.cleanup()
-
-    summary = asyncio.run(go())
-    assert summary.result("lists").status == "failed"
-    assert "the response has no 'lists'" in summary.result("lists").error
-    assert sorted(mirror_ids(mirror, account, "lists")) == before
-
-
 def test_a_read_short_of_meta_total_reads_again(sandbox, account):
     """Records whose place in the order changes between requests are caught by a second pass."""
     deals = catalog.CATALOG["deals"]
