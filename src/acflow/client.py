@@ -59,30 +59,28 @@ def _parse_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _page_reader(key: str) -> Callable[[bytes], RawPage]:
-    def read(body: bytes) -> RawPage:
-        doc = simdjson.Parser().parse(body)  # lazy: only what we touch becomes Python
-        if not isinstance(doc, simdjson.Object):
-            raise ValueError("JSON that is not an object")
-        if key not in doc:  # an error or a proxy's JSON with status 200: never "no records"
-            raise ValueError(f"the response has no {key!r}")
-        records = doc.get(key)
-        if isinstance(records, simdjson.Array):
-            ids = [r.get("id") for r in records if isinstance(r, simdjson.Object)]
-            if len(ids) != len(records):
-                raise ValueError(f"the response's {key!r} holds something other than records")
-        elif records is None or (isinstance(records, simdjson.Object) and len(records) == 0):
-            ids = []
-        else:
-            raise ValueError(f"the response's {key!r} is not a list")
-        meta = doc.get("meta")
-        try:
-            total = int(meta.get("total")) if isinstance(meta, simdjson.Object) else None
-        except (TypeError, ValueError):
-            total = None
-        return RawPage(body, key, ids, total)
-
-    return read
+def read_page(body: bytes, key: str) -> RawPage:
+    """A list response -> RawPage: the one reader of list responses (syncs, preview, tests)."""
+    doc = simdjson.Parser().parse(body)  # lazy: only what we touch becomes Python
+    if not isinstance(doc, simdjson.Object):
+        raise ValueError("JSON that is not an object")
+    if key not in doc:  # an error or a proxy's JSON with status 200: never "no records"
+        raise ValueError(f"the response has no {key!r}")
+    records = doc.get(key)
+    if isinstance(records, simdjson.Array):
+        ids = [r.get("id") for r in records if isinstance(r, simdjson.Object)]
+        if len(ids) != len(records):
+            raise ValueError(f"the response's {key!r} holds something other than records")
+    elif records is None or (isinstance(records, simdjson.Object) and len(records) == 0):
+        ids = []
+    else:
+        raise ValueError(f"the response's {key!r} is not a list")
+    meta = doc.get("meta")
+    try:
+        total = int(meta.get("total")) if isinstance(meta, simdjson.Object) else None
+    except (TypeError, ValueError):
+        total = None
+    return RawPage(body, key, ids, total)
 
 
 @dataclass
@@ -205,7 +203,7 @@ class Client:
     async def get_page(self, path: str, key: str, params: dict[str, Any] | None = None,
                        stats: RequestStats | None = None) -> RawPage:
         """GET one page of a list, kept as bytes (see RawPage)."""
-        return await self._get(path, params, stats, _page_reader(key))
+        return await self._get(path, params, stats, lambda body: read_page(body, key))
 
     async def _get(self, path: str, params: dict[str, Any] | None, stats: RequestStats | None,
                    parse: Callable[[bytes], T]) -> T:

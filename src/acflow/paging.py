@@ -60,25 +60,6 @@ class Page:
         return records if self.keep is None else [records[i] for i in self.keep]
 
 
-def total_of(body: dict[str, Any]) -> int | None:
-    meta = body.get("meta")
-    if not isinstance(meta, dict):
-        return None
-    try:
-        return int(meta.get("total"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
-def records_of(body: dict[str, Any], entity: Entity) -> list[dict[str, Any]]:
-    records = body.get(entity.key)
-    if records is None or records == {}:
-        return []
-    if not isinstance(records, list):
-        raise PagingStuck(f"{entity.name}: the response's {entity.key!r} is not a list")
-    return [r for r in records if isinstance(r, dict)]
-
-
 async def pages(client: Client, entity: Entity, *, params: dict[str, Any] | None = None,
                 stats: RequestStats | None = None, progress: PageProgress | None = None,
                 concurrency: int = 4) -> AsyncIterator[Page]:

@@ -11,7 +11,7 @@ from .account import Account
 from .client import Client
 from .columns import BatchBuilder
 from .export import derived_query
-from .paging import records_of
+from .paging import Page
 from .sync import _zone_of, resolve_entities, run_coroutine
 
 
@@ -23,8 +23,8 @@ def preview(entity: str, *, account: Account, limit: int = 10, raw: bool = False
     async def fetch() -> tuple[list[dict[str, Any]], str]:
         async with Client(account, timeout=timeout) as client:
             user = await client.check()
-            body = await client.get(chosen.path, {**chosen.order, "limit": limit})
-            return records_of(body, chosen)[:limit], _zone_of(user)
+            raw = await client.get_page(chosen.path, chosen.key, {**chosen.order, "limit": limit})
+            return Page(raw).records()[:limit], _zone_of(user)
 
     records, zone = run_coroutine(fetch())
     table = pa.Table.from_batches([BatchBuilder(chosen, zone).build(records)])
