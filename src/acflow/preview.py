@@ -34,6 +34,6 @@ def preview(entity: str, *, account: Account, limit: int = 10, raw: bool = False
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("preview_rows", table)
-        return con.execute(derived_query(chosen, "preview_rows")).to_arrow_table()
+        return con.sql(derived_query(chosen, "preview_rows")).to_arrow_table()
     finally:
         con.close()
