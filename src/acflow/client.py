@@ -1,7 +1,7 @@
 """The async ActiveCampaign client: one request, made safely.
 
 Each layer adds one thing: `get` (retries, then a clear error) ->
-`_with_rate_limit` (the account's shared limiter) -> `_send` (httpx, and the
+`_with_rate_limit` (the account's shared limiter) -> `_send` (aiohttp, and the
 meaning of what came back). The client cannot tell the sandbox from the real
 API: the base URL is the only switch.
 """
@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
-import httpx
 import orjson
 import simdjson
-from httpx_aiohttp import AiohttpTransport
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from .account import Account
@@ -161,27 +159,23 @@ class Client:
         self.backoff_max = backoff_max
         self.stats = RequestStats()  # the whole client's; callers may pass their own too
         self._key_worked = False
-        self._http: httpx.AsyncClient | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._base = f"{account.url}/api/3/"
         self._connections = asyncio.Semaphore(concurrency * 2)  # as many as the pool holds
 
     async def __aenter__(self) -> Client:
-        limits = httpx.Limits(max_connections=self.concurrency * 2,
-                              max_keepalive_connections=self.concurrency * 2)
-        # httpx's API over aiohttp's transport: 2.7x the pages per second of httpx's own
-        # (benchmarks/throughput.py), so the client is never what limits an export.
-        self._http = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits),
-            base_url=f"{self.account.url}/api/3/",
-            headers={"Api-Token": self.account.key, "Accept": "application/json",
-                     "User-Agent": USER_AGENT},
-            timeout=self.timeout,
-            follow_redirects=False,
+        # aiohttp itself: the client's own work per page is a third of what it was through
+        # httpx's API over aiohttp (benchmarks/throughput.py), and a sync is bound by it
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency * 2),
+            headers={"Api-Token": self.account.key, "Accept": "application/json", "User-Agent": USER_AGENT},
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
         )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
 
     async def check(self) -> dict[str, Any]:
@@ -242,17 +236,15 @@ class Client:
 
     def _transport_failure(self, exc: BaseException) -> Exception:
         """No HTTP answer: a wrong URL (said at once) or a passing fault (retried)."""
-        cause = exc.__cause__ or exc  # the aiohttp error behind httpx's mapping
         if _is_dns_failure(exc):
             return NotActiveCampaign(f"cannot resolve {self.account.host}: check the API URL "
                                      "(Settings > Developer in ActiveCampaign)")
-        if isinstance(cause, TimeoutError) or (isinstance(exc, httpx.TimeoutException) and cause is exc):
+        if isinstance(exc, TimeoutError):
             return Retryable(f"no answer within {self.timeout:g} s")
-        refused = isinstance(cause, aiohttp.ClientConnectorError | httpx.ConnectError)
-        if refused and not self._key_worked:
-            return NotActiveCampaign(f"cannot connect to {self.account.url} ({type(cause).__name__}): "
+        if isinstance(exc, aiohttp.ClientConnectorError) and not self._key_worked:
+            return NotActiveCampaign(f"cannot connect to {self.account.url} ({type(exc).__name__}): "
                                      "check the API URL")
-        return Retryable(f"connection error ({type(cause).__name__})")
+        return Retryable(f"connection error ({type(exc).__name__})")
 
     def _wait(self, retry_state: Any) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -281,28 +273,29 @@ class Client:
         where = f"{self.account.url}/api/3/{path}"
         started = time.monotonic()
         try:
-            response = await self._http.get(path, params=params)
-        except (TimeoutError, httpx.TransportError, aiohttp.ClientError) as exc:
-            log.debug("GET %s %s -> %s", path, params or "", type(exc.__cause__ or exc).__name__)
+            async with self._http.get(self._base + path, params=params, allow_redirects=False) as response:
+                status, headers = response.status, response.headers
+                body = await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.debug("GET %s %s -> %s", path, params or "", type(exc).__name__)
             raise self._transport_failure(exc) from None
-        status = response.status_code
         log.debug("GET %s %s -> %s in %.0f ms", path, params or "", status,
                   (time.monotonic() - started) * 1000)
-        if status == 429 or (status == 503 and "retry-after" in response.headers):
-            wait = _retry_after(response.headers.get("retry-after"))
+        if status == 429 or (status == 503 and "retry-after" in headers):
+            wait = _retry_after(headers.get("retry-after"))
             self._count(stats, "rate_limited")
             self.limiter.pause(wait if wait is not None else 1.0)
             raise Retryable(f"{status} too many requests", retry_after=wait)
         if status >= 500:
             raise Retryable(f"server error {status}")
         if 300 <= status < 400:
-            target = response.headers.get("location", "elsewhere")
+            target = headers.get("location", "elsewhere")
             raise NotActiveCampaign(
                 f"{where} redirected to {target}: this is not the API URL "
                 "(copy it from Settings > Developer in ActiveCampaign)"
             )
         if status in (401, 403):
-            message = _api_message(response.content)
+            message = _api_message(body)
             if not self._key_worked:
                 raise KeyRefused(
                     f"ActiveCampaign refused the API key for {self.account.url} ({status}). "
@@ -314,10 +307,9 @@ class Client:
                 + "; the key's user may lack permission: use an admin user's key"
             )
         if status >= 400:
-            message = _api_message(response.content)
+            message = _api_message(body)
             raise ApiError(f"{where}: ActiveCampaign answered {status}"
                            + (f" ({message})" if message else ""))
-        body = response.content
         if not body:
             raise Retryable("empty body")
         try:
