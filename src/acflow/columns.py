@@ -9,7 +9,7 @@ for the rest of the run, with a warning, rather than losing the value.
 
 from __future__ import annotations
 
-import io
+import functools
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -56,16 +56,26 @@ def _arrow(values: Values) -> pa.Array:
     return values if isinstance(values, pa.Array) else pa.array(values)
 
 
+@functools.cache
+def _scalar(value: str | None, t: pa.DataType) -> pa.Scalar:
+    """Made once: Arrow tries a failing import (dateutil) for every Python value it converts."""
+    return pa.scalar(value, t)
+
+
 def _as_text(values: Values) -> pa.Array:
     """Any JSON values as text: strings as they are, everything else as JSON."""
     if isinstance(values, pa.Array) and (pa.types.is_string(values.type) or pa.types.is_null(values.type)):
         return values.cast(pa.string())
+    if (isinstance(values, pa.Array) and pa.types.is_list(values.type)
+            and not pc.max(pc.list_value_length(values)).as_py()):
+        # only empty lists (scoreValues, accountContacts): "[]" without a Python object per value
+        return pc.if_else(pc.is_null(values), _scalar(None, pa.string()), _scalar("[]", pa.string()))
     out = [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in _python(values)]
     return pa.array(out, type=pa.string())
 
 
 def _blank_to_null(arr: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+    return pc.if_else(pc.equal(arr, _scalar("", arr.type)), _scalar(None, arr.type), arr)
 
 
 def _to_int(values: Values, target: pa.DataType) -> pa.Array:
@@ -98,7 +108,7 @@ def _to_timestamp(values: Values, naive_zone: str) -> pa.Array:
         raise Unconvertible(f"expected date strings, got {arr.type}")
     # Zero dates ("0000-00-00", "0000-00-00 00:00:00") mean "never": null.
     arr = _blank_to_null(arr)
-    arr = pc.if_else(pc.starts_with(arr, "0000-00-00"), pa.scalar(None, pa.string()), arr)
+    arr = pc.if_else(pc.starts_with(arr, "0000-00-00"), _scalar(None, pa.string()), arr)
     parsed = pc.cast(
         pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True), target
     )
@@ -166,7 +176,7 @@ class BatchBuilder:
         key = self.entity.key
         schema = pa.schema([(key, pa.list_(pa.struct(declared)))])
         table = pajson.read_json(
-            io.BytesIO(b"\n".join(p.raw.body for p in pages)),
+            pa.BufferReader(b"\n".join(p.raw.body for p in pages)),  # read in place, not copied
             read_options=pajson.ReadOptions(block_size=1 << 24),  # 16 MB: a batch parses on several threads
             parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
         )
