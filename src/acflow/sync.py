@@ -179,10 +179,21 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
     load = await asyncio.to_thread(mirror.load, client.account.url, entity.name, builder.schema())
     buffer: list[Page] = []
     buffered = 0
-    writing: asyncio.Future[None] | None = None  # one batch typed and written while the next is fetched
+    # A pipeline of two threads: one batch is typed while the one before is written, and the
+    # next is fetched meanwhile; in order, and never more than three batches in memory.
+    building: asyncio.Future[Any] | None = None
+    writing: asyncio.Future[None] | None = None
 
-    def flush(batch: list[Page]) -> None:
-        load.append(builder.build_pages(batch))
+    async def hand_over(batch: list[Page] | None) -> None:
+        nonlocal building, writing
+        if building is not None:
+            typed = await building
+            building = None
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(load.append, typed))
+        if batch:
+            building = asyncio.ensure_future(asyncio.to_thread(builder.build_pages, batch))
 
     try:
         for params in reads:  # a record in two reads is merged once (the mirror keeps the later)
@@ -191,17 +202,15 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
                 buffer.append(page)
                 buffered += len(page)
                 if buffered >= BATCH_ROWS:
-                    if writing is not None:
-                        await writing  # in order, and never more than two batches in memory
                     batch, buffer, buffered = buffer, [], 0
-                    writing = asyncio.ensure_future(asyncio.to_thread(flush, batch))
+                    await hand_over(batch)
                 if on_progress:
                     on_progress(entity.name, progress, stats)
+        await hand_over(buffer)
+        await hand_over(None)
         if writing is not None:
             await writing
             writing = None
-        if buffer:
-            await asyncio.to_thread(flush, buffer)
         changes = await asyncio.to_thread(load.commit, full=result.fetch == "full", stub_flag=entity.stub_flag)
         result.fetched = load.rows
         result.rows, result.inserted, result.updated = changes.rows, changes.inserted, changes.updated
@@ -213,14 +222,14 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
                 counted = await asyncio.to_thread(mirror.query, f'SELECT count(*) FROM {current} WHERE "{flag}" = 1')
                 setattr(result, attr, counted[0][0])
     except Exception as exc:  # recorded; the other entities go on
-        if writing is not None:
-            await asyncio.gather(writing, return_exceptions=True)
+        await asyncio.gather(*(f for f in (building, writing) if f is not None), return_exceptions=True)
         await asyncio.to_thread(load.abort)
         result.status = "failed"
         result.error = str(exc) if isinstance(exc, AcflowError) else f"{type(exc).__name__}: {exc}"
     except BaseException:  # cancelled or interrupted: nothing of this load stays
-        if writing is not None:
-            writing.cancel()
+        for f in (building, writing):
+            if f is not None:
+                f.cancel()
         load.abort()
         result.status = "failed"
         raise
