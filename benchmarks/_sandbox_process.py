@@ -17,9 +17,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def sandbox_process(*flags: str, start_seconds: float = 600) -> Iterator[str]:
-    """`acflow sandbox serve FLAGS` on a free port; yields its URL."""
-    port = free_port()
+def sandbox_process(*flags: str, start_seconds: float = 600, port: int | None = None) -> Iterator[str]:
+    """`acflow sandbox serve FLAGS` on `port` (default: a free one); yields its URL."""
+    port = port or free_port()
     server = subprocess.Popen([sys.executable, "-m", "acflow.cli", "sandbox", "serve", "--port", str(port), *flags],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

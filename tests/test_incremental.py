@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 
 from acflow import catalog
+from acflow import mirror as mirror_module
 from acflow.account import Account
 from acflow.client import Client
 from acflow.mirror import DELETED_AT, SEQ, Mirror
@@ -38,7 +39,10 @@ def truth(sandbox, entity):
             for r in sandbox.snapshot(entity)}
 
 
-def test_incremental_then_full_equals_the_ground_truth(sandbox, account, mirror):
+@pytest.mark.parametrize("merge_rows", [None, 7], ids=["one-merge-step", "merged-in-id-ranges"])
+def test_incremental_then_full_equals_the_ground_truth(sandbox, account, mirror, monkeypatch, merge_rows):
+    if merge_rows:  # a million contacts merge in steps of 100,000 ids; 500 in steps of 7 show the steps join up
+        monkeypatch.setattr(mirror_module, "MERGE_ROWS", merge_rows)
     first = run_sync(account, mirror, ["contacts", "deals"])
     assert [e.fetch for e in first.entities] == ["full", "full"]
     full_requests = {e.entity: e.requests for e in first.entities}
@@ -92,7 +96,10 @@ def test_nothing_changed_rewrites_nothing(sandbox, account, mirror):
     assert mirror.query(f"SELECT id, {SEQ} FROM {table} ORDER BY id") == before
 
 
-def test_a_stub_never_replaces_a_full_row(sandbox, mirror):
+@pytest.mark.parametrize("merge_rows", [None, 7], ids=["one-merge-step", "merged-in-id-ranges"])
+def test_a_stub_never_replaces_a_full_row(sandbox, mirror, monkeypatch, merge_rows):
+    if merge_rows:
+        monkeypatch.setattr(mirror_module, "MERGE_ROWS", merge_rows)
     admin = Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
     restricted = Account(sandbox.url, sandbox.restricted_key, rate_limit=1000)
     run_sync(admin, mirror, ["deals"])

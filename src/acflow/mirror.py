@@ -14,6 +14,8 @@ so destinations can take only what changed since they last published.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import re
 import threading
@@ -34,7 +36,10 @@ log = logging.getLogger("acflow")
 
 DEFAULT_PATH = Path(".acflow") / "mirror.duckdb"
 META = "_acflow"
-SYNC_MEMORY_LIMIT = "64MB"  # with 2,500-row batches a 1M-contact sync stays under 300 MB (benchmarks/memory.py)
+# DuckDB's memory while a sync writes, and while it merges a load in: a 1M-contact sync stays
+# under 300 MB, as fast as with more, and a merge where every row changed fits (benchmarks/memory.py)
+SYNC_MEMORY_LIMIT = "32MB"
+MERGE_MEMORY_LIMIT = "64MB"
 FORMAT = 2  # bump when the layout changes; an older mirror is rebuilt (it is a cache)
 SEQ = "_acflow_seq"  # the load that last changed the row
 DELETED_AT = "_acflow_deleted_at"  # when a full fetch found the row gone from the API
@@ -101,6 +106,7 @@ class Mirror:
         except OSError as exc:
             raise ConfigError(f"mirror {self.path} cannot be created: {exc.strerror}") from None
         self.lock = threading.RLock()
+        self._frugal = False  # inside frugal(): merges get MERGE_MEMORY_LIMIT, then SYNC_MEMORY_LIMIT again
         self.con.execute("SET TimeZone = 'UTC'")
         self._setup()
         self._drop_leftover_loads()
@@ -131,11 +137,13 @@ class Mirror:
         to disk). Publishing afterwards gets the default back (a CSV copy wants more)."""
         with self.lock:
             self.con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+            self._frugal = True
         try:
             yield
         finally:
             with self.lock:
                 self.con.execute("RESET memory_limit")
+                self._frugal = False
 
     def __enter__(self) -> Mirror:
         return self
@@ -231,6 +239,25 @@ class Mirror:
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+MERGE_ROWS = 100_000  # ids per merge step: each step's joins fit the sync's memory limit
+
+
+def _id_ranges(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """SQL conditions splitting all ids (those the table holds and any other) into consecutive
+    ranges of about MERGE_ROWS of the table's ids: joins over a million ids at once outgrow
+    the sync's memory limit, and DuckDB does not always spill them."""
+    bounds = [r[0] for r in con.execute(
+        f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {table}) "
+        f"WHERE n % {MERGE_ROWS} = 0 ORDER BY id").fetchall()]
+    edges: list[int | None] = [None, *bounds, None]
+    ranges = []
+    for low, high in itertools.pairwise(edges):
+        parts = [*([f"id > {int(low)}"] if low is not None else []),
+                 *([f"id <= {int(high)}"] if high is not None else [])]
+        ranges.append(f"({' AND '.join(parts) or 'true'})")
+    return ranges
+
+
 class Load:
     """Rows of one entity on their way into the mirror; invisible until commit()."""
 
@@ -285,6 +312,13 @@ class Load:
                 self._writer = None
         con = self.mirror.con
         with self.mirror.lock:
+            # rows not yet checkpointed take DuckDB memory a merge needs: at 5M contacts, where
+            # every one changed, the merge ran out of its 64 MB without this. While another
+            # entity's load is still writing DuckDB refuses; the small entities end first.
+            with contextlib.suppress(duckdb.TransactionException):
+                con.execute("CHECKPOINT")
+            if self.mirror._frugal:  # the batches are gone; a merge's joins get their room
+                con.execute(f"SET memory_limit = '{MERGE_MEMORY_LIMIT}'")
             con.execute("BEGIN TRANSACTION")
             try:
                 changes = self._merge(con, final, full, stub_flag)
@@ -298,14 +332,21 @@ class Load:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            finally:
+                if self.mirror._frugal:
+                    con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
         return changes
 
     def _merge(self, con: duckdb.DuckDBPyConnection, final: str, full: bool, stub_flag: str | None) -> Changes:
+        """In steps of about MERGE_ROWS ids, with nothing big kept inside the transaction (DuckDB
+        holds a table made inside one in memory): a merge fits its memory limit at any size."""
         staging = self.staging
         changes = Changes(seq=con.execute(f"SELECT nextval('{META}.loads')").fetchone()[0])
-        # the same id twice (a record that moved between pages): the later read wins
-        con.execute(f"DELETE FROM {staging} WHERE rowid NOT IN (SELECT max(rowid) FROM {staging} GROUP BY id)")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _acflow_fetched AS SELECT id FROM {staging}")
+        ranges = _id_ranges(con, staging)
+        for within in ranges:  # the same id twice (a record that moved between pages): the later read wins
+            con.execute(f"DELETE FROM {staging} WHERE {within} AND rowid NOT IN "
+                        f"(SELECT max(rowid) FROM {staging} WHERE {within} GROUP BY id)")
+        fetched = con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]
         exists = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
             [self.schema_name, self.entity],
@@ -315,44 +356,45 @@ class Load:
             con.execute(f"ALTER TABLE {staging} ADD COLUMN {DELETED_AT} TIMESTAMPTZ")
             con.execute(f"ALTER TABLE {staging} ALTER {SEQ} DROP DEFAULT")
             con.execute(f"ALTER TABLE {staging} RENAME TO {quote(self.entity)}")
-            staging = final
-            changes.inserted = con.execute(f"SELECT count(*) FROM {final}").fetchone()[0]
+            changes.inserted = fetched
         else:
             self._evolve(con, final)
-            if stub_flag:  # what a restricted key sees never replaces what an admin key saw
-                flag = quote(stub_flag)
-                changes.stubs_kept_out = con.execute(
-                    f"DELETE FROM {staging} WHERE {flag} = 1 AND id IN (SELECT id FROM {final} "
-                    f"WHERE coalesce({flag}, 0) = 0 AND {DELETED_AT} IS NULL)"
-                ).fetchone()[0]
             cols = [c for c in self.columns if c != "id"]
-            s_hash = f"hash({', '.join('s.' + quote(c) for c in cols)})" if cols else "0"
-            f_hash = f"hash({', '.join('f.' + quote(c) for c in cols)})" if cols else "0"
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _acflow_changed AS SELECT s.id, f.id IS NULL AS is_new "
-                f"FROM {staging} s LEFT JOIN {final} f ON f.id = s.id "
-                f"WHERE f.id IS NULL OR f.{DELETED_AT} IS NOT NULL OR {s_hash} <> {f_hash}"
-            )
-            changes.inserted, changes.updated = con.execute(
-                "SELECT count(*) FILTER (is_new), count(*) FILTER (NOT is_new) FROM _acflow_changed"
-            ).fetchone()
-            con.execute(f"DELETE FROM {final} WHERE id IN (SELECT id FROM _acflow_changed)")
-            con.execute(
-                f"INSERT INTO {final} BY NAME SELECT s.*, {changes.seq}::BIGINT AS {SEQ}, "
-                f"NULL::TIMESTAMPTZ AS {DELETED_AT} FROM {staging} s WHERE s.id IN (SELECT id FROM _acflow_changed)"
-            )
-            if full:  # a full fetch saw every record that exists: the rest are gone
-                changes.removed = con.execute(
-                    f"UPDATE {final} SET {DELETED_AT} = now(), {SEQ} = {changes.seq} WHERE {DELETED_AT} IS NULL "
-                    f"AND id NOT IN (SELECT id FROM _acflow_fetched)"
-                ).fetchone()[0]
-        fetched = con.execute("SELECT count(*) FROM _acflow_fetched").fetchone()[0]
+            row_hash = f"hash({', '.join(quote(c) for c in cols)})" if cols else "0"
+            flag = quote(stub_flag) if stub_flag else "NULL"
+            # what a restricted key sees never replaces what an admin key saw
+            kept_out = "coalesce(s.stub = 1 AND f.id IS NOT NULL AND coalesce(f.stub, 0) = 0 AND NOT f.gone, false)"
+            for within in ranges:
+                # rows are compared by hash, each side hashed on its own before the join
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _acflow_changed AS SELECT s.id, f.id IS NULL AS is_new, "
+                    f"{kept_out} AS kept_out FROM "
+                    f"(SELECT id, {row_hash} AS h, {flag} AS stub FROM {staging} WHERE {within}) s LEFT JOIN "
+                    f"(SELECT id, {row_hash} AS h, {flag} AS stub, {DELETED_AT} IS NOT NULL AS gone FROM {final} "
+                    f"WHERE {within}) f ON f.id = s.id WHERE f.id IS NULL OR f.gone OR s.h <> f.h"
+                )
+                inserted, updated, stubs = con.execute(
+                    "SELECT count(*) FILTER (is_new AND NOT kept_out), count(*) FILTER (NOT is_new AND NOT kept_out), "
+                    "count(*) FILTER (kept_out) FROM _acflow_changed"
+                ).fetchone()
+                changes.inserted += inserted
+                changes.updated += updated
+                changes.stubs_kept_out += stubs
+                changed = "(SELECT id FROM _acflow_changed WHERE NOT kept_out)"
+                con.execute(f"DELETE FROM {final} WHERE {within} AND id IN {changed}")
+                con.execute(
+                    f"INSERT INTO {final} BY NAME SELECT s.*, {changes.seq}::BIGINT AS {SEQ}, "
+                    f"NULL::TIMESTAMPTZ AS {DELETED_AT} FROM {staging} s WHERE {within} AND s.id IN {changed}"
+                )
+                if full:  # a full fetch saw every record that exists: the rest are gone
+                    changes.removed += con.execute(
+                        f"UPDATE {final} SET {DELETED_AT} = now(), {SEQ} = {changes.seq} WHERE {within} "
+                        f"AND {DELETED_AT} IS NULL AND id NOT IN (SELECT id FROM {staging} WHERE {within})"
+                    ).fetchone()[0]
+            con.execute("DROP TABLE IF EXISTS _acflow_changed")
+            con.execute(f"DROP TABLE {staging}")
         changes.unchanged = fetched - changes.inserted - changes.updated - changes.stubs_kept_out
         changes.rows = con.execute(f"SELECT count(*) FROM {final} WHERE {DELETED_AT} IS NULL").fetchone()[0]
-        if staging != final:
-            con.execute(f"DROP TABLE {staging}")
-        con.execute("DROP TABLE _acflow_fetched")
-        con.execute("DROP TABLE IF EXISTS _acflow_changed")
         return changes
 
     def _evolve(self, con: duckdb.DuckDBPyConnection, final: str) -> None:
