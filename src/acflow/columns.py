@@ -177,7 +177,7 @@ class BatchBuilder:
         schema = pa.schema([(key, pa.list_(pa.struct(declared)))])
         table = pajson.read_json(
             pa.BufferReader(b"\n".join(p.raw.body for p in pages)),  # read in place, not copied
-            read_options=pajson.ReadOptions(block_size=1 << 24),  # 16 MB: a batch parses on several threads
+            read_options=pajson.ReadOptions(block_size=1 << 24),  # one block: the other core fetches and writes
             parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
         )
         if table.num_rows != len(pages):  # a body that spans lines, or is not one object
