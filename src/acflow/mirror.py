@@ -134,15 +134,20 @@ class Mirror:
     def frugal(self) -> Iterator[None]:
         """While syncing: DuckDB keeps what it writes cached, up to 80% of RAM by default, so a
         sync of a million contacts would hold them all; capped, it evicts (and spills big merges
-        to disk). Publishing afterwards gets the default back (a CSV copy wants more)."""
+        to disk). One DuckDB thread: batches of a few thousand rows gain nothing from a second,
+        which only competed with parsing (a sync of 200,000 contacts: 4.0 s of CPU -> 3.5 s,
+        and a merge of 1M changed rows 3.9 s -> 3.4 s). Publishing afterwards gets the defaults
+        back (a CSV copy uses every core)."""
         with self.lock:
             self.con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+            self.con.execute("SET threads = 1")
             self._frugal = True
         try:
             yield
         finally:
             with self.lock:
                 self.con.execute("RESET memory_limit")
+                self.con.execute("RESET threads")
                 self._frugal = False
 
     def __enter__(self) -> Mirror:
