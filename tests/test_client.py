@@ -80,3 +80,52 @@ def test_a_response_without_its_records_never_empties_the_mirror(mirror):
     assert second.result("lists").status == "failed"
     assert "the response has no 'lists'" in second.result("lists").error
     assert mirror.query(f"SELECT id, name FROM {mirror.current(account.url, 'lists')}") == [(7, "Newsletter")]
+
+
+def test_requests_go_through_the_environments_proxy(sandbox, mirror, monkeypatch):
+    """HTTP_PROXY is honoured (looked up once, not per request), NO_PROXY spares a host, and a
+    proxy that cannot be reached is named, without its credentials."""
+    import aiohttp
+
+    async def go(proxy_down: bool):
+        seen: list[str] = []
+
+        async def forward(request):  # a forward proxy: the request line holds the whole URL
+            seen.append(str(request.url))
+            async with aiohttp.ClientSession() as session, session.get(
+                    str(request.url), headers={"Api-Token": request.headers["Api-Token"]}) as answer:
+                return web.Response(body=await answer.read(), status=answer.status,
+                                    content_type=answer.content_type)
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", forward)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        if proxy_down:
+            await runner.cleanup()
+        monkeypatch.setenv("HTTP_PROXY", f"http://someone:s3cret-pw@127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        account = Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
+        try:
+            return seen, await sync_async(account, [catalog.CATALOG["lists"]], mirror, attempts=2)
+        except AcflowError as exc:
+            return seen, exc
+        finally:
+            if not proxy_down:
+                await runner.cleanup()
+
+    seen, summary = asyncio.run(go(proxy_down=False))
+    assert summary.ok and summary.result("lists").rows > 0
+    assert len(seen) == summary.requests and all(u.startswith(sandbox.url + "/api/3/") for u in seen)
+
+    _, error = asyncio.run(go(proxy_down=True))
+    assert isinstance(error, NotActiveCampaign) and "through the proxy http://127.0.0.1:" in str(error)
+    assert "s3cret" not in str(error) and "someone" not in str(error)
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    from acflow.client import env_proxy
+    assert env_proxy(sandbox.url) is None

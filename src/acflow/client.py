@@ -14,6 +14,8 @@ import logging
 import math
 import socket
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -136,6 +138,15 @@ def _api_message(body: bytes) -> str:
     return ""
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY / HTTP_PROXY name for `url`, unless NO_PROXY spares its host. Looked
+    up once per client: aiohttp's trust_env looks it up, in a thread, for every request."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme) or None
+
+
 def _is_dns_failure(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -161,9 +172,11 @@ class Client:
         self._key_worked = False
         self._http: aiohttp.ClientSession | None = None
         self._base = f"{account.url}/api/3/"
+        self._proxy: str | None = None
         self._connections = asyncio.Semaphore(concurrency * 2)  # as many as the pool holds
 
     async def __aenter__(self) -> Client:
+        self._proxy = env_proxy(self.account.url)
         # aiohttp itself: the client's own work per page is a third of what it was through
         # httpx's API over aiohttp (benchmarks/throughput.py), and a sync is bound by it
         self._http = aiohttp.ClientSession(
@@ -242,6 +255,11 @@ class Client:
         if isinstance(exc, TimeoutError):
             return Retryable(f"no answer within {self.timeout:g} s")
         if isinstance(exc, aiohttp.ClientConnectorError) and not self._key_worked:
+            if self._proxy:  # named without the credentials it may hold
+                parts = urllib.parse.urlsplit(self._proxy)
+                proxy = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+                return NotActiveCampaign(f"cannot connect to {self.account.url} through the proxy {proxy} "
+                                         f"({type(exc).__name__}): check HTTPS_PROXY, HTTP_PROXY and NO_PROXY")
             return NotActiveCampaign(f"cannot connect to {self.account.url} ({type(exc).__name__}): "
                                      "check the API URL")
         return Retryable(f"connection error ({type(exc).__name__})")
@@ -273,7 +291,8 @@ class Client:
         where = f"{self.account.url}/api/3/{path}"
         started = time.monotonic()
         try:
-            async with self._http.get(self._base + path, params=params, allow_redirects=False) as response:
+            async with self._http.get(self._base + path, params=params, allow_redirects=False,
+                                      proxy=self._proxy) as response:
                 status, headers = response.status, response.headers
                 body = await response.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
