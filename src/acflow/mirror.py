@@ -106,7 +106,7 @@ class Mirror:
         except OSError as exc:
             raise ConfigError(f"mirror {self.path} cannot be created: {exc.strerror}") from None
         self.lock = threading.RLock()
-        self._frugal = False  # inside frugal(): merges get MERGE_MEMORY_LIMIT, then SYNC_MEMORY_LIMIT again
+        self._frugal = 0  # syncs inside frugal() (acflow run syncs accounts at once): merges switch limits
         self.con.execute("SET TimeZone = 'UTC'")
         self._setup()
         self._drop_leftover_loads()
@@ -139,16 +139,18 @@ class Mirror:
         and a merge of 1M changed rows 3.9 s -> 3.4 s). Publishing afterwards gets the defaults
         back (a CSV copy uses every core)."""
         with self.lock:
-            self.con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
-            self.con.execute("SET threads = 1")
-            self._frugal = True
+            if not self._frugal:
+                self.con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+                self.con.execute("SET threads = 1")
+            self._frugal += 1
         try:
             yield
         finally:
             with self.lock:
-                self.con.execute("RESET memory_limit")
-                self.con.execute("RESET threads")
-                self._frugal = False
+                self._frugal -= 1
+                if not self._frugal:  # the last sync of the run is done
+                    self.con.execute("RESET memory_limit")
+                    self.con.execute("RESET threads")
 
     def __enter__(self) -> Mirror:
         return self
@@ -250,17 +252,23 @@ MERGE_ROWS = 100_000  # ids per merge step: each step's joins fit the sync's mem
 def _id_ranges(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """SQL conditions splitting all ids (those the table holds and any other) into consecutive
     ranges of about MERGE_ROWS of the table's ids: joins over a million ids at once outgrow
-    the sync's memory limit, and DuckDB does not always spill them."""
+    the sync's memory limit, and DuckDB does not always spill them. Bounds are literals of the
+    id column's own type (ids kept as text compare as text), and null ids have a range of
+    their own."""
     bounds = [r[0] for r in con.execute(
-        f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {table}) "
+        f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {table} WHERE id IS NOT NULL) "
         f"WHERE n % {MERGE_ROWS} = 0 ORDER BY id").fetchall()]
-    edges: list[int | None] = [None, *bounds, None]
+    edges: list[object] = [None, *bounds, None]
     ranges = []
     for low, high in itertools.pairwise(edges):
-        parts = [*([f"id > {int(low)}"] if low is not None else []),
-                 *([f"id <= {int(high)}"] if high is not None else [])]
-        ranges.append(f"({' AND '.join(parts) or 'true'})")
-    return ranges
+        parts = [*([f"id > {_literal(low)}"] if low is not None else []),
+                 *([f"id <= {_literal(high)}"] if high is not None else [])]
+        ranges.append(f"({' AND '.join(parts) or 'id IS NOT NULL'})")
+    return [*ranges, "(id IS NULL)"]
+
+
+def _literal(value: object) -> str:
+    return str(int(value)) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
 
 
 class Load:
@@ -339,7 +347,8 @@ class Load:
                 raise
             finally:
                 if self.mirror._frugal:
-                    con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+                    with contextlib.suppress(duckdb.Error):  # never in place of the merge's own error
+                        con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
         return changes
 
     def _merge(self, con: duckdb.DuckDBPyConnection, final: str, full: bool, stub_flag: str | None) -> Changes:
@@ -347,15 +356,17 @@ class Load:
         holds a table made inside one in memory): a merge fits its memory limit at any size."""
         staging = self.staging
         changes = Changes(seq=con.execute(f"SELECT nextval('{META}.loads')").fetchone()[0])
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [self.schema_name, self.entity],
+        ).fetchone()[0]
+        if exists:  # first, so both tables' ids have one type when ranges are drawn
+            self._evolve(con, final)
         ranges = _id_ranges(con, staging)
         for within in ranges:  # the same id twice (a record that moved between pages): the later read wins
             con.execute(f"DELETE FROM {staging} WHERE {within} AND rowid NOT IN "
                         f"(SELECT max(rowid) FROM {staging} WHERE {within} GROUP BY id)")
         fetched = con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]
-        exists = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-            [self.schema_name, self.entity],
-        ).fetchone()[0]
         if not exists:  # the first load becomes the table: no copy
             con.execute(f"ALTER TABLE {staging} ADD COLUMN {SEQ} BIGINT DEFAULT {changes.seq}")
             con.execute(f"ALTER TABLE {staging} ADD COLUMN {DELETED_AT} TIMESTAMPTZ")
@@ -363,7 +374,6 @@ class Load:
             con.execute(f"ALTER TABLE {staging} RENAME TO {quote(self.entity)}")
             changes.inserted = fetched
         else:
-            self._evolve(con, final)
             cols = [c for c in self.columns if c != "id"]
             row_hash = f"hash({', '.join(quote(c) for c in cols)})" if cols else "0"
             flag = quote(stub_flag) if stub_flag else "NULL"
