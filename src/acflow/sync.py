@@ -222,8 +222,10 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
                 counted = await asyncio.to_thread(mirror.query, f'SELECT count(*) FROM {current} WHERE "{flag}" = 1')
                 setattr(result, attr, counted[0][0])
     except Exception as exc:  # recorded; the other entities go on
-        await asyncio.gather(*(f for f in (building, writing) if f is not None), return_exceptions=True)
-        await asyncio.to_thread(load.abort)
+        try:
+            await asyncio.gather(*(f for f in (building, writing) if f is not None), return_exceptions=True)
+        finally:  # even if cancelled meanwhile
+            await asyncio.to_thread(load.abort)
         result.status = "failed"
         result.error = str(exc) if isinstance(exc, AcflowError) else f"{type(exc).__name__}: {exc}"
     except BaseException:  # cancelled or interrupted: nothing of this load stays
@@ -237,7 +239,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
         result.requests, result.retries, result.rate_limited = stats.requests, stats.retries, stats.rate_limited
         result.pages, result.repairs = progress.pages, progress.repairs
         result.seconds = round(time.monotonic() - clock, 3)
-        result.new_columns = [n for n in builder.types if n not in entity.columns]
+        # list() and dict() copy at once: a cancelled typing thread may still be adding
+        result.new_columns = [n for n in list(builder.types) if n not in entity.columns]
         result.text_columns = dict(builder.degraded)
         result.exact_fallbacks = builder.fallbacks
         if on_progress:
