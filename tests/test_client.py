@@ -129,3 +129,48 @@ def test_requests_go_through_the_environments_proxy(sandbox, mirror, monkeypatch
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     from acflow.client import env_proxy
     assert env_proxy(sandbox.url) is None
+
+
+def test_https_trusts_certifi_or_the_ca_file_the_environment_names(tmp_path, mirror, monkeypatch):
+    """A real TLS server with a certificate of its own: refused with a clear error (certifi does
+    not know it), accepted once SSL_CERT_FILE names it."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    async def answer(request):
+        if request.path.endswith("users/me"):
+            return web.json_response({"user": {"id": "1", "localZoneid": "UTC"}})
+        return web.json_response({"lists": [{"id": "1", "name": "Newsletter"}], "meta": {"total": "1"}})
+
+    async def go():
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", answer)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            return await sync_async(Account(f"https://127.0.0.1:{port}", "k", rate_limit=1000),
+                                    [catalog.CATALOG["lists"]], mirror, attempts=2)
+        except AcflowError as exc:
+            return exc
+        finally:
+            await runner.cleanup()
+
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    refused = asyncio.run(go())
+    assert isinstance(refused, NotActiveCampaign) and "certificate is not trusted" in str(refused)
+    assert "SSL_CERT_FILE" in str(refused)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    summary = asyncio.run(go())
+    assert not isinstance(summary, Exception), summary
+    assert summary.ok and summary.result("lists").rows == 1

@@ -12,7 +12,9 @@ import asyncio
 import email.utils
 import logging
 import math
+import os
 import socket
+import ssl
 import time
 import urllib.parse
 import urllib.request
@@ -147,6 +149,17 @@ def env_proxy(url: str) -> str | None:
     return urllib.request.getproxies().get(parts.scheme) or None
 
 
+def tls_context() -> ssl.SSLContext:
+    """Whom to trust, as httpx decided before: the CA files SSL_CERT_FILE / SSL_CERT_DIR name
+    (a company's inspecting proxy), else certifi's bundle (python.org's macOS builds have no
+    system store until "Install Certificates" is run)."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context()  # OpenSSL reads both variables
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _is_dns_failure(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
@@ -179,10 +192,13 @@ class Client:
         self._proxy = env_proxy(self.account.url)
         # aiohttp itself: the client's own work per page is a third of what it was through
         # httpx's API over aiohttp (benchmarks/throughput.py), and a sync is bound by it
+        tls = tls_context() if self.account.url.startswith("https://") else None
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency * 2),
+            connector=aiohttp.TCPConnector(limit=self.concurrency * 2, ssl=tls if tls else True,
+                                           keepalive_timeout=5.0),  # idle connections servers may drop
             headers={"Api-Token": self.account.key, "Accept": "application/json", "User-Agent": USER_AGENT},
-            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            # per step, not for the whole answer: a big page arriving steadily is not a dead server
+            timeout=aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=self.timeout),
         )
         return self
 
@@ -254,6 +270,9 @@ class Client:
                                      "(Settings > Developer in ActiveCampaign)")
         if isinstance(exc, TimeoutError):
             return Retryable(f"no answer within {self.timeout:g} s")
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return NotActiveCampaign(f"{self.account.url}'s TLS certificate is not trusted ({exc.certificate_error}): "
+                                     "behind a company proxy, set SSL_CERT_FILE to its CA bundle")
         if isinstance(exc, aiohttp.ClientConnectorError) and not self._key_worked:
             if self._proxy:  # named without the credentials it may hold
                 parts = urllib.parse.urlsplit(self._proxy)
