@@ -165,9 +165,24 @@ def plan_fetch(mirror: Mirror, account_url: str, entity: Entity, zone: str, *, f
     return "incremental", reads
 
 
+@dataclass
+class _Turns:
+    """One batch typed and one written at a time across all the entities of a sync: the two
+    cores are full with that, and each entity typing at once only multiplied the memory."""
+
+    typing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def _in_turn(turn: asyncio.Lock, work: Callable[..., Any], *args: Any) -> Any:
+    async with turn:
+        return await asyncio.to_thread(work, *args)
+
+
 async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str, result: EntityResult,
                        run_id: str, on_progress: ProgressCallback | None, full: bool = False,
-                       full_every: timedelta | None = DEFAULT_FULL_EVERY) -> None:
+                       full_every: timedelta | None = DEFAULT_FULL_EVERY, turns: _Turns | None = None) -> None:
+    turns = turns or _Turns()
     started = datetime.now().astimezone()
     result.fetch, reads = await asyncio.to_thread(
         plan_fetch, mirror, client.account.url, entity, zone, full=full, full_every=full_every)
@@ -191,9 +206,9 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
             building = None
             if writing is not None:
                 await writing
-            writing = asyncio.ensure_future(asyncio.to_thread(load.append, typed))
+            writing = asyncio.ensure_future(_in_turn(turns.writing, load.append, typed))
         if batch:
-            building = asyncio.ensure_future(asyncio.to_thread(builder.build_pages, batch))
+            building = asyncio.ensure_future(_in_turn(turns.typing, builder.build_pages, batch))
 
     try:
         for params in reads:  # a record in two reads is merged once (the mirror keeps the later)
@@ -267,9 +282,11 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
         summary = SyncSummary(account.url, str(mirror.path), run_id, zone)
         summary.entities = [EntityResult(e.name) for e in entities]
         requests_before = c.stats.requests - 1
+        turns = _Turns()
         with mirror.frugal():
             await asyncio.gather(*(
-                _sync_entity(c, mirror, e, zone, r, run_id, on_progress, full=full, full_every=full_every)
+                _sync_entity(c, mirror, e, zone, r, run_id, on_progress, full=full, full_every=full_every,
+                             turns=turns)
                 for e, r in zip(entities, summary.entities, strict=True)
             ))
         summary.requests = c.stats.requests - requests_before
