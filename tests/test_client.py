@@ -14,19 +14,27 @@ from acflow.sync import sync_async
 RUN = web.AppKey("run", dict)
 
 
+async def serve(handler, *, state=None, ssl_context=None):
+    """`handler` answering every GET on a free local port (`state` as request.app[RUN]);
+    returns the runner, to clean up, and the port."""
+    app = web.Application()
+    if state is not None:
+        app[RUN] = state
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]
+
+
 def sync_against(handler, mirror, runs=1):
     """Sync `lists` `runs` times against one real local HTTP server answering with `handler`;
     the handler reads request.app[RUN]["n"] (0, 1, ...). Returns each sync's summary or error."""
 
     async def go():
-        app = web.Application()
-        app[RUN] = state = {"n": 0}
-        app.router.add_get("/{tail:.*}", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        state = {"n": 0}
+        runner, port = await serve(handler, state=state)
         account = Account(f"http://127.0.0.1:{port}", "k", rate_limit=1000)
         results = []
         try:
@@ -97,13 +105,7 @@ def test_requests_go_through_the_environments_proxy(sandbox, mirror, monkeypatch
                 return web.Response(body=await answer.read(), status=answer.status,
                                     content_type=answer.content_type)
 
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", forward)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        runner, port = await serve(forward)
         if proxy_down:
             await runner.cleanup()
         monkeypatch.setenv("HTTP_PROXY", f"http://someone:s3cret-pw@127.0.0.1:{port}")
@@ -150,13 +152,7 @@ def test_https_trusts_certifi_or_the_ca_file_the_environment_names(tmp_path, mir
         return web.json_response({"lists": [{"id": "1", "name": "Newsletter"}], "meta": {"total": "1"}})
 
     async def go():
-        app = web.Application()
-        app.router.add_get("/{tail:.*}", answer)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        runner, port = await serve(answer, ssl_context=server_tls)
         try:
             return await sync_async(Account(f"https://127.0.0.1:{port}", "k", rate_limit=1000),
                                     [catalog.CATALOG["lists"]], mirror, attempts=2)

@@ -258,7 +258,7 @@ class Client:
         except Retryable:
             reason = str(last) if last else "unknown"
             raise ApiError(
-                f"{self.account.url}/api/3/{path}: gave up after {attempt_no} attempts "
+                f"{self._base}{path}: gave up after {attempt_no} attempts "
                 f"(last: {reason}); the account may be overloaded, try again later"
             ) from None
         return result
@@ -307,10 +307,10 @@ class Client:
     async def _send(self, path: str, params: dict[str, Any] | None,
                     stats: RequestStats | None, parse: Callable[[bytes], T]) -> T:
         assert self._http is not None, "use `async with Client(...)`"
-        where = f"{self.account.url}/api/3/{path}"
+        where = self._base + path
         started = time.monotonic()
         try:
-            async with self._http.get(self._base + path, params=params, allow_redirects=False,
+            async with self._http.get(where, params=params, allow_redirects=False,
                                       proxy=self._proxy) as response:
                 status, headers = response.status, response.headers
                 body = await response.read()
