@@ -40,7 +40,7 @@ META = "_acflow"
 # under 300 MB, as fast as with more, and a merge where every row changed fits (benchmarks/memory.py)
 SYNC_MEMORY_LIMIT = "32MB"
 MERGE_MEMORY_LIMIT = "64MB"
-FORMAT = 2  # bump when the layout changes; an older mirror is rebuilt (it is a cache)
+FORMAT = 3  # bump when the layout changes; an older mirror is rebuilt (it is a cache)
 SEQ = "_acflow_seq"  # the load that last changed the row
 DELETED_AT = "_acflow_deleted_at"  # when a full fetch found the row gone from the API
 INTERNAL = (SEQ, DELETED_AT)
@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS {META}.state (
 CREATE TABLE IF NOT EXISTS {META}.published (
     destination VARCHAR, source VARCHAR, seq BIGINT, published_at TIMESTAMPTZ,
     PRIMARY KEY (destination, source));
+CREATE TABLE IF NOT EXISTS {META}.accounts (
+    account VARCHAR PRIMARY KEY, zone VARCHAR, evidence JSON, updated_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS {META}.runs (
     run_id VARCHAR, account VARCHAR, entity VARCHAR, started TIMESTAMPTZ, ended TIMESTAMPTZ,
     fetch_kind VARCHAR, requests BIGINT, retries BIGINT, rate_limited BIGINT, rows BIGINT,
@@ -188,6 +190,22 @@ class Mirror:
                 [account_url, entity],
             ).fetchone()
         return State(*row) if row and self.has(account_url, entity) else None
+
+    def zone(self, account_url: str) -> tuple[str | None, dict[str, Any] | None]:
+        """The zone earlier syncs learnt for the account, and the evidence (zones.Evidence's fields)."""
+        with self.lock:
+            row = self.con.execute(f"SELECT zone, evidence FROM {META}.accounts WHERE account = ?",
+                                   [account_url]).fetchone()
+        if row is None:
+            return None, None
+        import json
+        return row[0], json.loads(row[1]) if row[1] else None
+
+    def set_zone(self, account_url: str, zone: str, evidence: dict[str, Any]) -> None:
+        import json
+        with self.lock:
+            self.con.execute(f"INSERT OR REPLACE INTO {META}.accounts VALUES (?, ?, ?, now())",
+                             [account_url, zone, json.dumps(evidence, default=str)])
 
     def newest(self, account_url: str, entity: str, column: str, fallback: str | None) -> datetime | None:
         """The cursor of an incremental fetch: derived from committed rows, so it can never run ahead."""
