@@ -8,15 +8,50 @@
     │   └── PagingStuck (1)    a page cursor stopped moving
     └── DestinationError (1)   a destination could not be written; its old contents are intact
 
+    MirrorBusy (1)             another process holds the mirror file's lock
+
 Only the CLI entry point turns these into one stderr line and an exit code.
-Messages name an account by its URL, never by its key.
+Messages name an account by its URL, never by its key. A message never quotes a
+value at length (a 50 MB formula once made a 100 MB error): `quoted()` cuts a value
+to a prefix, and every AcflowError's message passes through `shorten()` as well.
 """
 
 from __future__ import annotations
 
+import re
+
+QUOTE_LIMIT = 100  # characters of a value a message quotes
+MESSAGE_LIMIT = 2000  # characters of a whole message
+_LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{""" + str(QUOTE_LIMIT) + r"""})([^'"\n]+)\1""")
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """`repr` of a value for a message, cut to its first `limit` characters when longer."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def shorten(message: str) -> str:
+    """The message with each quoted run over QUOTE_LIMIT cut to a prefix, and at most MESSAGE_LIMIT long."""
+    if len(message) <= QUOTE_LIMIT:
+        return message
+    message = _LONG_QUOTED.sub(lambda m: f"{m[1]}{m[2]}...{m[1]} ({len(m[2]) + len(m[3]):,} characters)",
+                               message)
+    if len(message) > MESSAGE_LIMIT:
+        head, tail = MESSAGE_LIMIT * 2 // 3, MESSAGE_LIMIT // 4
+        message = f"{message[:head]} [... {len(message) - head - tail:,} characters ...] {message[-tail:]}"
+    return message
+
 
 class AcflowError(Exception):
     exit_code = 1
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (shorten(args[0]),)
+        super().__init__(*args)
 
 
 class ConfigError(AcflowError):
@@ -40,4 +75,10 @@ class PagingStuck(ApiError):
 
 
 class DestinationError(AcflowError):
+    exit_code = 1
+
+
+class MirrorBusy(AcflowError):
+    """Another process is writing the mirror: a run failed to start, not a configuration mistake."""
+
     exit_code = 1
