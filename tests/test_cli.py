@@ -35,6 +35,11 @@ def commands(typer_app, prefix=()):
         yield (*prefix, info.name or info.callback.__name__)
     for group in typer_app.registered_groups:
         yield from commands(group.typer_instance, (*prefix, group.name))
+    if typer_app is app:  # mounted lazily (its server's imports are heavy), so not a registered group
+        from acflow.sandbox.cli import app as sandbox_app
+
+        yield ("sandbox",)
+        yield from commands(sandbox_app, ("sandbox",))
 
 
 def test_help_lists_the_commands():
@@ -49,6 +54,15 @@ def test_every_command_has_help_with_an_example(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output
+
+
+def test_the_clis_copies_of_library_defaults_are_equal():
+    """cli.py repeats a few constants so that `acflow --help` imports no data library."""
+    from acflow import account, cli, config, mirror
+
+    assert (cli.URL_ENV, cli.KEY_ENV) == (account.URL_ENV, account.KEY_ENV)
+    assert cli.DEFAULT_MIRROR == mirror.DEFAULT_PATH
+    assert cli.DEFAULT_CONFIG == config.DEFAULT_CONFIG
 
 
 def test_python_api_names():

@@ -1,31 +1,85 @@
 """The `acflow` command: thin wrappers over the library (see README, "Python API").
 
 Only this module turns an AcflowError into one stderr line and its exit code:
-0 success, 1 a run failed, 2 bad usage or configuration, 3 the key was refused.
+0 success, 1 a run failed, 2 bad usage or configuration, 3 the key was refused,
+130 stopped by Ctrl-C, 143 stopped by SIGTERM. Under --json the error is a JSON
+object on stdout instead.
+
+Start-up is kept short (`acflow --help` in about 0.2 s): this module imports only
+typer and rich; pyarrow, DuckDB, aiohttp, pydantic and the sandbox load inside the
+commands that use them (tests/test_startup.py checks it).
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import logging
 import sys
-from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
 
-import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.table import Table
+try:  # Ctrl-C while the command starts: one line, not a traceback of whatever was importing
+    import functools
+    import json
+    import logging
+    import signal
+    from collections.abc import Callable
+    from datetime import timedelta
+    from pathlib import Path
+    from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from . import catalog
-from .account import KEY_ENV, URL_ENV, Account
-from .config import DEFAULT_CONFIG
-from .display import progress_bars, summary_table
-from .errors import AcflowError, ConfigError
-from .mirror import DEFAULT_PATH
+    import typer
+    from rich.console import Console
+    from typer.core import TyperGroup
+
+    from . import __version__
+    from .errors import AcflowError, ConfigError, shorten
+except KeyboardInterrupt:
+    sys.stderr.write("Interrupted while starting: nothing was done.\n")
+    raise SystemExit(130) from None
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+# The library's defaults, repeated here so that --help needs no import of them (a test keeps them equal).
+URL_ENV = "ACTIVECAMPAIGN_API_URL"
+KEY_ENV = "ACTIVECAMPAIGN_API_KEY"
+DEFAULT_MIRROR = Path(".acflow") / "mirror.duckdb"
+DEFAULT_CONFIG = Path("acflow.yaml")
+DESTINATIONS = ("a .csv, .jsonl, .parquet or .xlsx file, duckdb:///path.duckdb[?table=NAME] or "
+                "sqlite:///path.db[?table=NAME]")
+SANDBOX_HELP = ("An ActiveCampaign-compatible API server for trying and testing flows.\n\n"
+                "Example: acflow sandbox serve --contacts 5000")
+
+
+def _sandbox_group() -> Any:
+    from .sandbox.cli import app as sandbox_app
+
+    group = typer.main.get_command(sandbox_app)
+    group.help = SANDBOX_HELP
+    return group
+
+
+class _SandboxEntry(TyperGroup):
+    """`acflow sandbox` in the command list; the real group (its server, aiohttp.web) loads when used."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        return _sandbox_group().make_context(info_name, args, parent=parent, **extra)
+
+
+class _Commands(TyperGroup):
+    """The root group, with `sandbox` mounted lazily."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), "sandbox"]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name == "sandbox":
+            return _SandboxEntry(name="sandbox", help=SANDBOX_HELP)
+        return super().get_command(ctx, cmd_name)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"acflow {__version__}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     name="acflow",
@@ -34,7 +88,21 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print acflow's version and exit.")] = False,
+) -> None:
+    """ActiveCampaign data into files and databases: complete, typed, within the rate limit.
+
+    Example: acflow export deals --to deals.csv
+    """
+
+
 err = Console(stderr=True)
 out = Console()
 
@@ -43,14 +111,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 ApiUrl = Annotated[str | None, typer.Option("--api-url", envvar=URL_ENV, show_envvar=True,
                                             help="The account's API URL (Settings > Developer).")]
 ApiKey = Annotated[str | None, typer.Option("--api-key", envvar=KEY_ENV, show_envvar=True,
-                                            show_default=False, help="The account's API key.")]
+                                            show_default=False, help="The account's API key. The environment "
+                                            "variable ACTIVECAMPAIGN_API_KEY keeps the key out of the process list.")]
 MirrorOpt = Annotated[Path, typer.Option("--mirror", envvar="ACFLOW_MIRROR",
                                          help="The local mirror (a DuckDB file).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log every request (keys redacted).")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one answer.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for one answer. A request that gets "
+                                           "none is tried --attempts times, at most 30 s apart, then given up: "
+                                           "attempts x timeout + (attempts - 1) x 30 s at most, about 12 min with "
+                                           "the defaults.")]
 RateOpt = Annotated[float, typer.Option("--rate-limit", help="Requests per second the account allows.")]
-AttemptsOpt = Annotated[int, typer.Option("--attempts", min=1, help="Tries per request before giving up.")]
+AttemptsOpt = Annotated[int, typer.Option("--attempts", min=1, help="Tries per request before giving up "
+                                           "(--timeout says how long that takes at most).")]
 FullOpt = Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed (finds "
                                        "records deleted from ActiveCampaign).")]
 FullEveryOpt = Annotated[str, typer.Option("--full-every", help="Fetch contacts and deals in full when the "
@@ -66,23 +139,62 @@ def _duration(text: str) -> timedelta | None:
         raise ConfigError(f"--full-every {exc}") from None
 
 
+_stopped_by: list[int] = []  # the signal that stopped the command, if one did
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM stops the command as Ctrl-C does (asyncio cancels, transactions roll back), then exit 143."""
+    _stopped_by.append(signum)
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+def _fail(message: str, code: int, as_json: bool) -> typer.Exit:
+    if as_json:
+        print(json.dumps({"ok": False, "error": message, "exit_code": code}))
+    else:
+        err.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
+    return typer.Exit(code)
+
+
+class _StartupInterrupt(BaseException):
+    """Ctrl-C before a command runs; not a KeyboardInterrupt, which typer turns into a silent exit 130."""
+
+
+def _interrupted_at_start(signum: int, frame: Any) -> None:
+    raise _StartupInterrupt
+
+
 def handles_errors(fn: F) -> F:
-    """AcflowError -> one line on stderr and the error's exit code."""
+    """AcflowError -> one line on stderr (a JSON object on stdout under --json) and its exit code."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
+        if signal.getsignal(signal.SIGINT) is _interrupted_at_start:  # the command runs: Ctrl-C as usual
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return fn(*args, **kwargs)
         except AcflowError as exc:
-            err.print(f"[red]Error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            raise _fail(shorten(str(exc)), exc.exit_code, as_json) from None
         except KeyboardInterrupt:
-            err.print("Interrupted: nothing half-written was kept.")
-            raise typer.Exit(130) from None
+            terminated = signal.SIGTERM in _stopped_by
+            code = 143 if terminated else 130
+            message = ("Stopped by SIGTERM" if terminated else "Interrupted") + ": nothing half-written was kept."
+            if as_json:
+                print(json.dumps({"ok": False, "error": message, "exit_code": code}))
+            else:
+                err.print(message, highlight=False, soft_wrap=True)
+            raise typer.Exit(code) from None
     return wrapper  # type: ignore[return-value]
 
 
 def _logging(verbose: bool) -> None:
     if verbose:
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=err, show_path=False, markup=False)
         logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
         logging.getLogger("acflow").setLevel(logging.DEBUG)
@@ -92,6 +204,8 @@ def _logging(verbose: bool) -> None:
 
 def _print_sync(sync_summary: Any) -> None:
     """A sync's table, then its notes (restricted stubs, columns kept as text) and errors."""
+    from .display import summary_table
+
     out.print(summary_table(sync_summary))
     for note in sync_summary.advice():
         err.print(f"[yellow]Note:[/yellow] {note}", highlight=False, soft_wrap=True)
@@ -115,7 +229,7 @@ def sync_cmd(
     entities: Annotated[list[str] | None, typer.Argument(
         help="Entities to sync (default: the six: campaigns contacts lists deals segments forms).",
         show_default=False)] = None,
-    api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_PATH,
+    api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_MIRROR,
     as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
     rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8, full: FullOpt = False, full_every: FullEveryOpt = "7d",
 ) -> None:
@@ -123,6 +237,8 @@ def sync_cmd(
 
     Example: acflow sync contacts deals --api-url https://acme.api-us1.com
     """
+    from .account import Account
+    from .display import progress_bars
     from .sync import sync
 
     _logging(verbose)
@@ -138,13 +254,12 @@ def sync_cmd(
 @handles_errors
 def export_cmd(
     entity: Annotated[str, typer.Argument(help="The entity to export, e.g. deals.")],
-    to: Annotated[str, typer.Option("--to", help="Destination: a .csv, .jsonl or .parquet file, "
-                                    "or duckdb:///path.duckdb[?table=NAME].")],
+    to: Annotated[str, typer.Option("--to", help=f"Destination: {DESTINATIONS}.")],
     mode: Annotated[str, typer.Option("--mode", help="replace | append | merge (merge: databases).")]
     = "replace",
     raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns (amount, status_label, rates).")]
     = False,
-    api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_PATH,
+    api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_MIRROR,
     as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
     rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8, full: FullOpt = False, full_every: FullEveryOpt = "7d",
     no_bom: Annotated[bool, typer.Option("--no-bom", help="CSV without the UTF-8 byte order mark Excel wants.")]
@@ -158,6 +273,8 @@ def export_cmd(
 
     Example: acflow export deals --to duckdb:///crm.duckdb --mode merge
     """
+    from .account import Account
+    from .display import progress_bars
     from .export import export
 
     _logging(verbose)
@@ -177,17 +294,23 @@ def export_cmd(
 def preview_cmd(
     name: Annotated[str, typer.Argument(help="A flow of acflow.yaml, or an entity.", metavar="FLOW|ENTITY")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="Rows to show.")] = 10,
+    columns: Annotated[str | None, typer.Option("--columns", show_default=False,
+                                                help="Only these columns, comma-separated: id,email,firstName."
+                                                )] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns (entities).")] = False,
     config: ConfigOpt = DEFAULT_CONFIG, mirror: MirrorOrConfig = None,
     no_sync: NoSyncOpt = False,
     api_url: ApiUrl = None, api_key: ApiKey = None, as_json: JsonOpt = False,
-    verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
+    verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0, rate_limit: RateOpt = 5.0,
 ) -> None:
     """Show the first rows of a flow (synced, transformed, not written) or of an entity (two requests).
 
-    A name that is a flow of acflow.yaml is the flow; otherwise it is an entity.
-    Example: acflow preview deals_pipeline --limit 5
+    A name that is a flow of acflow.yaml is the flow; otherwise it is an entity. Rows too wide for the
+    terminal are shown one record at a time, a field a line.
+    Example: acflow preview contacts --limit 5 --columns id,email,firstName
     """
+    from .display import pick_columns, preview_view
+
     _logging(verbose)
     if _is_flow(config, name):
         from .run import preview_flow
@@ -196,22 +319,18 @@ def preview_cmd(
                              timeout=timeout)
         title = f"flow {name}"
     else:
+        from .account import Account
         from .preview import preview
 
-        table = preview(name, account=Account.resolve(api_url, api_key), limit=limit, raw=raw,
+        table = preview(name, account=Account.resolve(api_url, api_key, rate_limit), limit=limit, raw=raw,
                         timeout=timeout)
         title = name
+    names = pick_columns(table.column_names, columns, title)
+    rows = table.select(names).to_pylist()
     if as_json:
-        print(json.dumps(table.to_pylist(), default=str, indent=2))
+        print(json.dumps(rows, default=str, indent=2))
         return
-    shown = Table(title=f"{title}: first {table.num_rows} rows, {table.num_columns} columns",
-                  title_justify="left")
-    names = table.column_names
-    for column in names:
-        shown.add_column(column, overflow="fold", max_width=28)
-    for row in table.to_pylist():
-        shown.add_row(*("" if row[n] is None else str(row[n]) for n in names))
-    out.print(shown)
+    out.print(preview_view(rows, names, title, out.width))
 
 
 def _is_flow(config: Path, name: str) -> bool:
@@ -232,6 +351,8 @@ NoSyncOpt = Annotated[bool, typer.Option("--no-sync", help="Use the mirror as it
 
 
 def _flow_table(summary: Any) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"flows  ({summary.seconds:.1f} s)", title_justify="left")
     for name, justify in (("flow", "left"), ("destination", "left"), ("mode", "left"), ("rows", "right"),
                           ("status", "left")):
@@ -300,6 +421,7 @@ def run_cmd(
 
     Example: acflow run deals_pipeline active_contacts --config acflow.yaml
     """
+    from .display import progress_bars
     from .run import run
 
     _logging(verbose)
@@ -328,6 +450,8 @@ def flows_cmd(
 
     Example: acflow flows --config acflow.yaml
     """
+    from rich.table import Table
+
     from .run import list_flows
 
     rows = list_flows(config, mirror)
@@ -345,6 +469,7 @@ def flows_cmd(
 
 
 @app.command("entities")
+@handles_errors
 def entities_cmd(
     as_json: JsonOpt = False,
 ) -> None:
@@ -352,6 +477,10 @@ def entities_cmd(
 
     Example: acflow entities
     """
+    from rich.table import Table
+
+    from . import catalog
+
     rows = [{"entity": e.name, "aliases": list(e.aliases), "path": f"/api/3/{e.path}",
              "paging": e.paging.value, "columns": len(e.columns), "derived": list(e.derived),
              "description": e.description} for e in catalog.CATALOG.values()]
@@ -382,6 +511,7 @@ def demo_cmd(
     Example: acflow demo
     """
     from .demo import run_demo
+    from .display import progress_bars
 
     with progress_bars(err, enabled=not as_json) as on_progress:
         result = run_demo(directory, contacts=contacts, on_progress=on_progress)
@@ -403,19 +533,17 @@ def demo_cmd(
         raise typer.Exit(1)
 
 
-def _mount_sandbox() -> None:
-    from .sandbox.cli import app as sandbox_app
-
-    app.add_typer(sandbox_app, name="sandbox",
-                  help="An ActiveCampaign-compatible API server for trying and testing flows.\n\n"
-                  "Example: acflow sandbox serve --contacts 5000")
-
-
-_mount_sandbox()
-
-
 def main() -> None:
-    app(prog_name="acflow")
+    """The `acflow` entry point: SIGTERM stops a command as Ctrl-C does; either before one runs is one line."""
+    signal.signal(signal.SIGINT, _interrupted_at_start)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        app(prog_name="acflow")
+    except (KeyboardInterrupt, _StartupInterrupt):
+        sys.stderr.write("Interrupted while starting: nothing was done.\n")
+        raise SystemExit(143 if signal.SIGTERM in _stopped_by else 130) from None
+    finally:  # the command is over: a late Ctrl-C must not turn its exit code into a signal's
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

@@ -5,15 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
-from .client import RequestStats
-from .paging import PageProgress
-from .sync import ProgressCallback, SyncSummary
+from .errors import ConfigError, quoted
+
+if TYPE_CHECKING:  # the CLI imports this module before it knows whether a sync will run
+    from rich.progress import TaskID
+
+    from .client import RequestStats
+    from .paging import PageProgress
+    from .sync import ProgressCallback, SyncSummary
 
 
 @contextmanager
@@ -22,6 +28,8 @@ def progress_bars(console: Console, enabled: bool = True) -> Iterator[ProgressCa
     if not enabled or not console.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     bars = Progress(
         TextColumn("[bold]{task.description:<12}"),
         BarColumn(),
@@ -61,3 +69,56 @@ def summary_table(summary: SyncSummary) -> Table:
         table.add_row(e.entity, "incr" if e.fetch == "incremental" else e.fetch, f"{e.rows:,}", changed,
                       str(e.requests), retries, f"{e.seconds:.1f}", status)
     return table
+
+
+CELL_WIDTH = 28  # a column of a table is at most this wide; longer values are cut with …
+
+
+def pick_columns(names: list[str], wanted: str | None, where: str) -> list[str]:
+    """`--columns a,b,c` -> those columns in that order (any case), or a ConfigError naming the unknown one."""
+    if not wanted:
+        return names
+    by_lower = {n.lower(): n for n in names}
+    chosen = []
+    for name in (w.strip() for w in wanted.split(",") if w.strip()):
+        if name.lower() not in by_lower:
+            import difflib
+
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else f" Columns: {', '.join(names)}"
+            raise ConfigError(f"--columns: no column {quoted(name)} in {where}.{hint}")
+        chosen.append(by_lower[name.lower()])
+    return chosen
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value).replace("\n", " ")
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+
+def preview_view(rows: list[dict[str, Any]], names: list[str], title: str, width: int) -> RenderableType:
+    """A table when every column fits `width`; otherwise one record at a time, a field a line.
+
+    Forty columns folded into 80 characters are unreadable; as `psql \\x auto` does, a wide
+    result is shown vertically, so every value stays on one line.
+    """
+    heading = f"{title}: first {len(rows)} rows, {len(names)} columns"
+    widths = [min(max([len(n), *(len(_text(r[n])) for r in rows)]), CELL_WIDTH) for n in names]
+    if sum(w + 3 for w in widths) + 1 <= width:
+        table = Table(title=heading, title_justify="left", box=box.SIMPLE_HEAD)
+        for n in names:
+            table.add_column(n, no_wrap=True, max_width=CELL_WIDTH, overflow="ellipsis")
+        for row in rows:
+            table.add_row(*(_cut(_text(row[n]), CELL_WIDTH) for n in names))
+        return table
+    label = max((len(n) for n in names), default=0)
+    room = max(width - label - 3, 10)
+    lines = [Text(heading + " (one record at a time: the columns do not fit the terminal)", style="bold")]
+    for i, row in enumerate(rows, 1):
+        lines.append(Text(f"-- record {i} " + "-" * max(width - 13 - len(str(i)), 0), style="dim"))
+        for n in names:
+            lines.append(Text(f"{n.ljust(label)} : {_cut(_text(row[n]), room)}"))
+    return Group(*lines)
