@@ -14,6 +14,16 @@ Failure kinds (what a client sees):
     cut      a 200 that announces the full Content-Length, sends half and closes the connection
     empty    a 200 with an empty body (b"")
     slow     the normal answer after `slow_seconds` (longer than a client's timeout)
+    403-any  a 403 like `403`, but also to a key never answered yet (a refusal on the first request)
+
+Hostile-server kinds: a 200 whose content is odd or broken, as probes of real servers found:
+    same-page     a list answered as if no offset, id_greater or id_less had been sent (paging loops)
+    total-huge    meta.total is 10^30, an integer no 64-bit number holds
+    total-int     meta.total is an integer (as for deals, dealGroups, dealStages)
+    total-absent  no meta at all
+    deep          the first record gains a field nested 500 objects deep
+    bad-utf8      the first record gains a text in Latin-1 (b"caf\\xe9"): not valid UTF-8
+    nul           the first record gains a text with a raw NUL byte: not valid JSON
 
 SPEC, for `--faults` and POST /_sandbox/faults: comma-separated `KIND=RULE[@SCOPE]`, where RULE
 is a share 0..1 of the requests (failing at seeded random places, see Chance: runs repeat),
@@ -33,9 +43,10 @@ from dataclasses import dataclass
 
 from acflow.catalog import find
 
-STATUS_KINDS = ("429", "500", "502", "503", "504", "403")
+STATUS_KINDS = ("429", "500", "502", "503", "504", "403", "403-any")
 BODY_KINDS = ("truncate", "cut", "empty")
-KINDS = (*STATUS_KINDS, "reset", *BODY_KINDS, "slow")
+HOSTILE_KINDS = ("same-page", "total-huge", "total-int", "total-absent", "deep", "bad-utf8", "nul")
+KINDS = (*STATUS_KINDS, "reset", *BODY_KINDS, "slow", *HOSTILE_KINDS)
 
 
 @dataclass(frozen=True)

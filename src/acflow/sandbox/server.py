@@ -30,7 +30,7 @@ from acflow.catalog import CATALOG
 from acflow.sandbox.churn import Churn, parse_churn
 from acflow.sandbox.clock import DEFAULT_ZONE
 from acflow.sandbox.control import Control
-from acflow.sandbox.faults import STATUS_KINDS, Fault, Faults, Hit, Request, parse_spec
+from acflow.sandbox.faults import HOSTILE_KINDS, STATUS_KINDS, Fault, Faults, Hit, Request, parse_spec
 from acflow.sandbox.limits import SlidingWindow, Stats
 from acflow.sandbox.listing import BadParameter, parse_query, select
 from acflow.sandbox.profile import Principal, Profile
@@ -220,7 +220,9 @@ class SandboxServer:
             return self._fault_status(request, kind)  # type: ignore[arg-type]
         if kind == "reset":
             return _reset(request)
-        status, body = self._answer(request, path, profile, single)
+        status, body = self._answer(request, path, profile, single, same_page=kind == "same-page")
+        if status == 200 and kind in HOSTILE_KINDS and single is None:
+            body = _hostile(kind, profile.entity.key, body)  # type: ignore[union-attr]
         if status == 200 and len(self.answered) < len(self.keys):
             self.answered.add(request.headers.get("Api-Token", ""))
         if kind in ("truncate", "cut", "empty"):
@@ -248,7 +250,7 @@ class SandboxServer:
         return None, None, path
 
     def _answer(self, request: web.BaseRequest, path: str, profile: Profile | None,
-                single: str | None) -> tuple[int, bytes]:
+                single: str | None, same_page: bool = False) -> tuple[int, bytes]:
         who = self.keys.get(request.headers.get("Api-Token", ""))
         if who is None:
             return 403, _FORBIDDEN
@@ -262,11 +264,13 @@ class SandboxServer:
                                                   "detail": f"You do not have permission to view "
                                                             f"{profile.entity.path}."}]})
         if single is None:
-            return self._list(profile, request, who)
+            return self._list(profile, request, who, same_page)
         return self._one(profile, str(who.user_id) if single == "me" else single, who)
 
-    def _list(self, profile: Profile, request: web.BaseRequest, who: Principal) -> tuple[int, bytes]:
-        query = {k: request.query.getone(k) for k in request.query}
+    def _list(self, profile: Profile, request: web.BaseRequest, who: Principal,
+              same_page: bool = False) -> tuple[int, bytes]:
+        query = {k: request.query.getone(k) for k in request.query
+                 if not (same_page and k in ("offset", "id_greater", "id_less"))}
         try:
             q = parse_query(profile, query)
         except BadParameter as e:
@@ -318,9 +322,9 @@ class SandboxServer:
     def _fault_status(self, request: web.BaseRequest, kind: str) -> web.StreamResponse:
         if kind == "429":
             return self._limited(429, 1)
-        status = int(kind)
+        status = int(kind[:3])
         self.stats.by_status[status] += 1
-        if kind == "403":  # a valid key refused; the body came without a Content-Type
+        if kind in ("403", "403-any"):  # a valid key refused; the body came without a Content-Type
             return _raw(request, b"403 Forbidden", _FORBIDDEN)
         if kind in _GATEWAY:
             return web.Response(body=_GATEWAY[kind], status=status, headers={"Content-Type": "text/html"})
@@ -356,6 +360,25 @@ def _envelope(sideloads: Mapping[str, list], key: str, value: bytes, meta: bytes
         parts += [b',"meta":', meta]
     parts.append(b"}")
     return b"".join(parts)
+
+
+_HUGE = b"1" + b"0" * 30  # 10^30: no 64-bit integer holds it
+_DEEP = b'{"level":' * 500 + b"1" + b"}" * 500
+_ODD = {"deep": _DEEP, "bad-utf8": b'"caf\xe9"', "nul": b'"a\x00b"'}
+
+
+def _hostile(kind: str, key: str, body: bytes) -> bytes:
+    """A list answer made odd or broken the way `kind` says (see faults.py); bytes are spliced in
+    because orjson writes neither 10^30, nor 500 levels, nor invalid UTF-8."""
+    data = orjson.loads(body)
+    if kind == "total-absent":
+        data.pop("meta", None)
+    elif kind in ("total-int", "total-huge") and isinstance(data.get("meta"), dict):
+        total = data["meta"].get("total")
+        data["meta"]["total"] = int(total) if kind == "total-int" and total is not None else "@@ODD@@"
+    elif kind in _ODD and data.get(key):
+        data[key][0]["hostile"] = "@@ODD@@"
+    return orjson.dumps(data).replace(b'"@@ODD@@"', _ODD.get(kind, _HUGE), 1)
 
 
 def _reset(request: web.BaseRequest) -> web.StreamResponse:
