@@ -61,27 +61,42 @@ def _parse_object(body: bytes) -> dict[str, Any]:
     return data
 
 
+MAX_TOTAL = 10**9  # no account holds a billion records of one kind: a larger meta.total is no hint
+_OBJECT = (simdjson.Object, dict)
+_ARRAY = (simdjson.Array, list)
+
+
+def _total(value: Any) -> int | None:
+    """meta.total as a hint: "250" or 250 -> 250; absent, odd or absurd (10^30) -> None."""
+    # orjson reads 10^30 as 1e30; most endpoints send "250", some 250
+    if (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and value.strip().isdigit()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_TOTAL else None
+
+
 def read_page(body: bytes, key: str) -> RawPage:
     """A list response -> RawPage: the one reader of list responses (syncs, preview, tests)."""
-    doc = simdjson.Parser().parse(body)  # lazy: only what we touch becomes Python
-    if not isinstance(doc, simdjson.Object):
+    try:
+        doc = simdjson.Parser().parse(body)  # lazy: only what we touch becomes Python
+    except RuntimeError:  # valid JSON simdjson cannot hold (an integer past 64 bits): orjson can
+        doc = orjson.loads(body)
+    if not isinstance(doc, _OBJECT):
         raise ValueError("JSON that is not an object")
     if key not in doc:  # an error or a proxy's JSON with status 200: never "no records"
         raise ValueError(f"the response has no {key!r}")
     records = doc.get(key)
-    if isinstance(records, simdjson.Array):
-        ids = [r.get("id") for r in records if isinstance(r, simdjson.Object)]
+    if isinstance(records, _ARRAY):
+        ids = [r.get("id") for r in records if isinstance(r, _OBJECT)]
         if len(ids) != len(records):
             raise ValueError(f"the response's {key!r} holds something other than records")
-    elif records is None or (isinstance(records, simdjson.Object) and len(records) == 0):
+    elif records is None or (isinstance(records, _OBJECT) and len(records) == 0):
         ids = []
     else:
         raise ValueError(f"the response's {key!r} is not a list")
     meta = doc.get("meta")
-    try:
-        total = int(meta.get("total")) if isinstance(meta, simdjson.Object) else None
-    except (TypeError, ValueError):
-        total = None
+    total = _total(meta.get("total")) if isinstance(meta, _OBJECT) else None
     return RawPage(body, key, ids, total)
 
 

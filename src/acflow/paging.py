@@ -10,6 +10,12 @@ several at a time, and accepted strictly in order.
 Contacts are read by id keyset instead (orders[id]=ASC + id_greater), which
 cannot drift; the id range is split into disjoint partitions read in parallel,
 the last one open-ended so contacts created meanwhile are still read.
+
+A server that ignores offset or id_greater would have us read its first page
+forever: a full page that brings no new ids where new ones must be ends the
+read, as does a read that stays short of meta.total when asked again. Both
+raise PagingStuck and leave the reason in `PageProgress.incomplete`, since
+records may be missing. meta.total itself is only a hint (see client.read_page).
 """
 
 from __future__ import annotations
@@ -37,6 +43,13 @@ class PageProgress:
     pages: int = 0
     rows: int = 0
     repairs: int = 0  # offset step-backs after records moved
+    incomplete: str | None = None  # why records may be missing: the read looped or ended short
+
+
+def _stuck(progress: PageProgress, entity: Entity, reason: str) -> PagingStuck:
+    """The error that ends a read which may have missed records, with the reason kept."""
+    progress.incomplete = reason
+    return PagingStuck(f"{entity.name}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -124,14 +137,23 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
                 if record_id not in seen:
                     seen.add(record_id)
                     keep.append(position)
+            if not keep and len(ids) >= PAGE_SIZE and offset > len(seen) - len(ids):
+                # a full page of records already read, where only new ones can be: the server
+                # answers every offset alike, and reading on would never end
+                raise _stuck(progress, entity, f"the page at offset {offset} held only records already "
+                             f"read; the server is not paging, so records may be missing ({len(seen)} read"
+                             + (f" of the {progress.total} meta.total counts)" if progress.total else ")"))
             if keep:
                 yield Page(raw, None if len(keep) == len(ids) else tuple(keep))
             if len(ids) < PAGE_SIZE:
                 # The end. Fewer ids than the API counts means a record slipped between pages
                 # (ties in the sort order may come back in another order on each request):
                 # read once more from the start; only records not seen yet are kept.
-                if checked or progress.total is None or len(seen) >= progress.total:
+                if progress.total is None or len(seen) >= progress.total:
                     return
+                if checked:
+                    raise _stuck(progress, entity, f"read {len(seen)} records of the {progress.total} "
+                                 "meta.total counts, twice over; records may be missing")
                 checked, next_offset, width = True, 0, 1
                 cancel_all()
                 progress.repairs += 1
@@ -175,10 +197,21 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
     def last_id(page: Page, after: int) -> int:
         top = int(page.ids[-1])
         if top <= after:
-            raise PagingStuck(f"{entity.name}: id_greater={after} returned id {top} again")
+            raise _stuck(progress, entity, f"id_greater={after} returned id {top} again")
         return top
 
+    def new_ones(raw: RawPage, greater: int) -> Page:
+        page = above(raw, greater)
+        if raw.ids and not len(page):  # the server ignores id_greater: reading on would repeat
+            raise _stuck(progress, entity, f"id_greater={greater} returned only ids already read; the "
+                         "server is not paging by id, so records may be missing")
+        return page
+
+    # an unfiltered read is checked against meta.total at its end; a filtered (incremental) one
+    # is not: records updated meanwhile join the set behind the cursor, and the next read has them
+    whole = not params
     first = above(await read(0, None), 0)
+    got, top = len(first), int(first.ids[-1]) if len(first) else 0
     if len(first):
         yield first
     if len(first) < PAGE_SIZE:
@@ -199,7 +232,7 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
         try:
             while True:
                 await room.acquire()
-                page = above(await read(greater, less), greater)
+                page = new_ones(await read(greater, less), greater)
                 if len(page):
                     queue.put_nowait(page)
                 else:
@@ -224,8 +257,23 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
                 raise item
             else:
                 room.release()
+                got, top = got + len(item), max(top, int(item.ids[-1]))
                 yield item
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    if whole and progress.total is not None and got < progress.total:
+        # Short of the count: ask it again (deletions lower it), then read past the highest id
+        # (creations since); ids only grow, so whatever the count still holds beyond that is missed.
+        await read(0, None, limit=1)
+        while True:
+            page = new_ones(await read(top, None), top)
+            if len(page):
+                got, top = got + len(page), int(page.ids[-1])
+                yield page
+            if len(page) < PAGE_SIZE:
+                break
+        if progress.total is not None and got < progress.total:
+            raise _stuck(progress, entity, f"read {got} records of the {progress.total} meta.total "
+                         "counts, twice over; records may be missing")

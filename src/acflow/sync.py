@@ -56,6 +56,7 @@ class EntityResult:
     new_columns: list[str] = field(default_factory=list)  # fields the catalog does not know
     exact_fallbacks: int = 0  # batches typed from dicts because Arrow could not read them exactly
     text_columns: dict[str, str] = field(default_factory=dict)  # kept as text, and why
+    incomplete: str | None = None  # why records may be missing (the read looped or ended short); status "incomplete"
     error: str | None = None
 
 
@@ -86,6 +87,9 @@ class SyncSummary:
                 )
             for name, why in e.text_columns.items():
                 notes.append(f"{e.entity}.{name} kept as text: {why}")
+            if e.incomplete:
+                notes.append(f"{e.entity}: records may be missing, so this read was not kept (the mirror holds "
+                             "the previous sync's rows); run again later, and if it repeats, report the server")
         return notes
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,6 +257,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
     finally:
         result.requests, result.retries, result.rate_limited = stats.requests, stats.retries, stats.rate_limited
         result.pages, result.repairs = progress.pages, progress.repairs
+        if progress.incomplete:  # not an error of ours or the network's: the server's pages
+            result.status, result.incomplete = "incomplete", progress.incomplete
         result.seconds = round(time.monotonic() - clock, 3)
         # list() and dict() copy at once: a cancelled typing thread may still be adding
         result.new_columns = [n for n in list(builder.types) if n not in entity.columns]
