@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -12,6 +14,16 @@ from .ratelimit import DEFAULT_RATE
 
 URL_ENV = "ACTIVECAMPAIGN_API_URL"
 KEY_ENV = "ACTIVECAMPAIGN_API_KEY"
+log = logging.getLogger("acflow")
+_KEY_LIKE = re.compile(r"[A-Za-z0-9_-]{20,}")  # a key pasted where the URL goes: never echoed
+
+
+def _shown(raw: str) -> str:
+    """A URL as an error may quote it: without user:password@, and short."""
+    head, at, tail = raw.partition("@")
+    if at and "://" in head:
+        raw = head.split("://", 1)[0] + "://" + tail
+    return repr(raw if len(raw) <= 100 else raw[:100] + "...")
 
 
 def _is_loopback(host: str) -> bool:
@@ -26,19 +38,26 @@ def _is_loopback(host: str) -> bool:
 def normalize_url(url: str) -> str:
     """`https://x.api-us1.com/api/3/` -> `https://x.api-us1.com`; plain http only for loopback."""
     raw = url.strip()
+    if _KEY_LIKE.fullmatch(raw):
+        raise ConfigError("the API URL is not a URL, and looks like an API key (not shown): pass the URL "
+                          "from Settings > Developer as --api-url and the key as --api-key")
     parts = urlsplit(raw)
     try:
         port = parts.port
     except ValueError:
         port = -1
     if port == -1 or port == 0:
-        raise ConfigError(f"API URL {raw!r} has a port that cannot be: copy the URL from ActiveCampaign's "
+        raise ConfigError(f"API URL {_shown(raw)} has a port that cannot be: copy the URL from ActiveCampaign's "
                           "Settings > Developer")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"API URL {raw!r} is not a URL: copy it from ActiveCampaign's Settings > Developer "
+            f"API URL {_shown(raw)} is not a URL: copy it from ActiveCampaign's Settings > Developer "
             "(like https://youraccount.api-us1.com)"
         )
+    netloc = parts.netloc.rpartition("@")[2]  # user:password@ never reaches the mirror, logs or output
+    if netloc != parts.netloc:
+        what = "a user name and password; they were" if parts.password is not None else "a user name; it was"
+        log.warning("the API URL held %s dropped (ActiveCampaign takes only the API key)", what)
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing plain http:// for {parts.hostname}: the API key would travel unencrypted; "
@@ -47,7 +66,7 @@ def normalize_url(url: str) -> str:
     path = parts.path.rstrip("/")
     if path.endswith("/api/3"):
         path = path[: -len("/api/3")]
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    return f"{parts.scheme}://{netloc}{path}"
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class Account:
     url: str
     key: str = field(repr=False)
     rate_limit: float = DEFAULT_RATE
+    timezone: str | None = None  # the account's zone, where the user knows better than its dates (zones.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", normalize_url(self.url))
@@ -69,6 +89,11 @@ class Account:
         object.__setattr__(self, "key", key)
         if self.rate_limit <= 0:
             raise ConfigError(f"rate limit for {self.url} must be above 0 requests/s")
+        if self.timezone is not None:
+            from .zones import valid
+            if not valid(self.timezone):
+                raise ConfigError(f"unknown time zone {self.timezone[:60]!r} for {self.url}: write an IANA name "
+                                  "like America/Chicago (the zone of the account's dates)")
 
     @property
     def host(self) -> str:
@@ -76,7 +101,7 @@ class Account:
 
     @classmethod
     def resolve(cls, url: str | None = None, key: str | None = None,
-                rate_limit: float = DEFAULT_RATE) -> Account:
+                rate_limit: float = DEFAULT_RATE, timezone: str | None = None) -> Account:
         """Flags first, then the environment, as the CLI documents."""
         url = url or os.environ.get(URL_ENV)
         key = key or os.environ.get(KEY_ENV)
@@ -84,4 +109,4 @@ class Account:
             raise ConfigError(f"no API URL: pass --api-url or set {URL_ENV}")
         if not key:
             raise ConfigError(f"no API key: pass --api-key or set {KEY_ENV}")
-        return cls(url, key, rate_limit)
+        return cls(url, key, rate_limit, timezone)

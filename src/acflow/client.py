@@ -13,6 +13,7 @@ import email.utils
 import logging
 import math
 import os
+import re
 import socket
 import ssl
 import time
@@ -25,7 +26,13 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 import simdjson
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from .account import Account
 from .errors import ApiError, KeyRefused, NotActiveCampaign
@@ -35,6 +42,7 @@ log = logging.getLogger("acflow")
 
 PAGE_SIZE = 100  # the API's maximum; its default of 20 makes five times the requests
 INTERMITTENT_403_RETRIES = 3  # the API sometimes refuses a key that has just worked
+FIRST_403_RETRIES = 1  # ... and sometimes one that works on the next run: ask once more before "refused"
 USER_AGENT = "acflow (+https://github.com/acflow/acflow)"
 
 
@@ -115,7 +123,43 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
+class NoAnswer(Retryable):
+    """The server took the request and said nothing within the timeout: worth a warning."""
+
+
+class NotJson(Retryable):
+    """A 200 whose bytes can never be JSON (not a cut-off body): asked once more, then final."""
+
+    def __init__(self, reason: str, final_message: str) -> None:
+        super().__init__(reason)
+        self.final_message = final_message
+
+
 MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is the server's mistake, not a plan
+
+
+def give_up_after(timeout: float, attempts: int, backoff_max: float = 30.0) -> float:
+    """The most seconds one request takes when no answer ever comes: every attempt waits its
+    timeout, with a backoff of at most `backoff_max` between attempts (--timeout's help says it)."""
+    return attempts * timeout + (attempts - 1) * backoff_max
+
+
+def _not_json(body: bytes) -> str | None:
+    """What in `body` no JSON can hold, with where: invalid UTF-8 or a raw control character.
+    None when the body is merely cut short (that is worth asking again)."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason != "unexpected end of data":
+            return f"bytes that are not valid UTF-8 at byte {exc.start}"
+    found = _CONTROL.search(body)
+    if found is None:
+        return None
+    char = found.group()[0]
+    return f"a raw control character ({'NUL' if char == 0 else f'0x{char:02x}'}) at byte {found.start()}"
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # never valid in JSON, in strings or out
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -196,6 +240,7 @@ class Client:
         self.concurrency = concurrency
         self.limiter = limiter or limiter_for(account.url, account.rate_limit)
         self.backoff_max = backoff_max
+        self.give_up_after = give_up_after(timeout, max_attempts, backoff_max)
         self.stats = RequestStats()  # the whole client's; callers may pass their own too
         self._key_worked = False
         self._http: aiohttp.ClientSession | None = None
@@ -215,6 +260,9 @@ class Client:
             # per step, not for the whole answer: a big page arriving steadily is not a dead server
             timeout=aiohttp.ClientTimeout(total=None, connect=self.timeout, sock_read=self.timeout),
         )
+        # aiohttp sends a GET again by itself when a kept-alive connection was reset, past our rate
+        # limiter (7 requests in a second under 20% resets); our own retries re-send through it
+        self._http._retry_connection = False  # type: ignore[attr-defined]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -246,12 +294,12 @@ class Client:
     async def _get(self, path: str, params: dict[str, Any] | None, stats: RequestStats | None,
                    parse: Callable[[bytes], T]) -> T:
         attempt_no = 0
-        forbidden_retries = 0
+        forbidden_retries = refused_retries = 0
         last: Retryable | None = None
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(Retryable),
             wait=self._wait,
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.give_up_after),
             reraise=True,
         )
         try:
@@ -267,8 +315,21 @@ class Client:
                         if forbidden_retries > INTERMITTENT_403_RETRIES:
                             raise ApiError(exc.final_message) from None
                         raise Retryable("403 on a key that worked") from None
+                    except _Refused as exc:
+                        refused_retries += 1
+                        if refused_retries > FIRST_403_RETRIES:
+                            raise KeyRefused(str(exc)) from None
+                        raise Retryable("403 on the first request") from None
+                    except NotJson as exc:
+                        if isinstance(last, NotJson):  # twice the same: the data, not the line
+                            raise ApiError(exc.final_message) from None
+                        last = exc
+                        raise
                     except Retryable as exc:
                         last = exc
+                        if isinstance(exc, NoAnswer) and attempt_no < self.max_attempts:
+                            log.warning("no answer from %s in %g s, retrying %d/%d", self.account.host,
+                                        self.timeout, attempt_no + 1, self.max_attempts)
                         raise
         except Retryable:
             reason = str(last) if last else "unknown"
@@ -284,7 +345,7 @@ class Client:
             return NotActiveCampaign(f"cannot resolve {self.account.host}: check the API URL "
                                      "(Settings > Developer in ActiveCampaign)")
         if isinstance(exc, TimeoutError):
-            return Retryable(f"no answer within {self.timeout:g} s")
+            return NoAnswer(f"no answer within {self.timeout:g} s")
         if isinstance(exc, aiohttp.ClientConnectorCertificateError):
             return NotActiveCampaign(f"{self.account.url}'s TLS certificate is not trusted ({exc.certificate_error}): "
                                      "behind a company proxy, set SSL_CERT_FILE to its CA bundle")
@@ -349,15 +410,21 @@ class Client:
             )
         if status in (401, 403):
             message = _api_message(body)
-            if not self._key_worked:
-                raise KeyRefused(
+            if not self._key_worked:  # a 403 is not always the key (reference 8.10): its words, if any
+                said = f" ActiveCampaign said: {message[:200]}" if message and message != "Forbidden" else ""
+                raise _Refused(
                     f"ActiveCampaign refused the API key for {self.account.url} ({status}). "
-                    "Check ACTIVECAMPAIGN_API_KEY or --api-key."
+                    f"Check ACTIVECAMPAIGN_API_KEY or --api-key.{said}"
                 )
             raise _Forbidden(
                 f"{where}: ActiveCampaign answered {status}"
                 + (f" ({message})" if message else "")
                 + "; the key's user may lack permission: use an admin user's key"
+            )
+        if status == 404 and not self._key_worked:
+            raise NotActiveCampaign(
+                f"{self.account.url} is not an ActiveCampaign API URL: /api/3/{path} answered 404 "
+                "(copy the URL from Settings > Developer in ActiveCampaign)"
             )
         if status >= 400:
             message = _api_message(body)
@@ -373,9 +440,17 @@ class Client:
                     f"{where} answered with a web page, not JSON: this is not the API URL "
                     "(copy it from Settings > Developer in ActiveCampaign)"
                 ) from None
+            what = _not_json(body)
+            if what is not None:
+                raise NotJson(what, f"{where}: the server sent {what}, which is not valid JSON; asked twice, "
+                                    "the same came back: report it to ActiveCampaign support") from None
             raise Retryable(f"truncated or invalid JSON ({str(exc)[:60]})") from None
         self._key_worked = True
         return data
+
+
+class _Refused(Exception):
+    """A 401/403 before the key has worked: asked once more (it can be passing), then KeyRefused."""
 
 
 class _Forbidden(Exception):
