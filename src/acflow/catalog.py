@@ -23,7 +23,15 @@ class ColType(StrEnum):
     # ISO with the account's offset, or naive in the account's zone. Even the `*_utc_timestamp`
     # fields are local time: every recorded payload shows them equal to the local cdate/udate.
     TIMESTAMP = "timestamp"
-    JSON = "json"  # nested objects and id arrays, kept as JSON text
+    DATE = "date"  # a calendar day ("2025-08-02": bounced_date, rating_tstamp), never an instant
+    JSON = "json"  # nested objects and id arrays, kept as JSON text ("" is null)
+
+
+# The ISO date and the naive local clock of one instant, on one record (cdate is
+# "2020-05-24T05:16:44-05:00" where created_timestamp is "2020-05-24 05:16:44"): what shows that
+# the naive fields are in the account's zone, the zone of the ISO offsets (zones.py).
+TWINS: tuple[tuple[str, str], ...] = (("cdate", "created_timestamp"), ("udate", "updated_timestamp"),
+                                      ("cdate", "created_utc_timestamp"), ("udate", "updated_utc_timestamp"))
 
 
 class Paging(StrEnum):
@@ -141,10 +149,14 @@ _ENTITIES = [
             " segmentname:text has_predictive_content:flag message_id:id screenshot:text"
             " campaign_message_id:id ed_version:int additional_data:json predictive_send:flag"
             " repair_timestamp:timestamp has_outdated_translations:flag moderation_status:int"
-            " format:text user:id automation:id"
+            " format:text user:id automation:id typeText:text statusString:text statusToolTip:text"
+            " groupLimitViolation:flag campaignIsText:flag hasTranslations:flag repair_by_pydex:flag"
+            " isDoubleOptInCampaign:flag numberOfMessages:int"
         ),
         derived={
-            "status_label": _label_sql("status", CAMPAIGN_STATUS),
+            # status 1 is "scheduled", except where statusString says "Automation" (reference 8.12)
+            "status_label": f"CASE WHEN status = 1 AND lower(\"statusString\") = 'automation' THEN 'automation' "
+                            f"ELSE {_label_sql('status', CAMPAIGN_STATUS)} END",
             "open_rate": _rate_sql("uniqueopens", "send_amt"),
             "click_rate": _rate_sql("uniquelinkclicks", "send_amt"),
             "click_to_open_rate": _rate_sql("uniquelinkclicks", "uniqueopens"),
@@ -162,15 +174,18 @@ _ENTITIES = [
         lookups={"organization": Lookup("orgid", "accounts", "name", "organization_name")},
         columns=_cols(
             "id:id email:text phone:text firstName:text lastName:text orgid:id orgname:text"
-            " segmentio_id:text bounced_hard:flag bounced_soft:flag bounced_date:timestamp ip:text"
+            " segmentio_id:text bounced_hard:flag bounced_soft:flag bounced_date:date ip:text"
             " ua:text hash:text socialdata_lastcheck:timestamp email_local:text email_domain:text"
-            " sentcnt:int rating_tstamp:timestamp gravatar:flag deleted:flag anonymized:flag"
+            " sentcnt:int rating_tstamp:date gravatar:int deleted:flag anonymized:flag"
             " cdate:timestamp udate:timestamp adate:timestamp edate:timestamp deleted_at:timestamp"
             " created_utc_timestamp:timestamp updated_utc_timestamp:timestamp"
             " created_timestamp:timestamp updated_timestamp:timestamp created_by:id updated_by:id"
             " email_empty:flag mpp_tracking:flag last_click_date:timestamp last_open_date:timestamp"
             " last_mpp_open_date:timestamp best_send_hour:int scoreValues:json accountContacts:json"
-            " organization:id"
+            " organization:id sms_consent:flag sms_consent_updated_at:timestamp whatsapp_id:text"
+            " whatsapp_username:text sentiment:text emailDomain:text account:id customerAccount:id"
+            " contactTags:json geoIps:json contactAutomations:json contactLists:json fieldValues:json"
+            " deals:json"
         ),
     ),
     Entity(
@@ -189,6 +204,7 @@ _ENTITIES = [
             " sender_country:text sender_phone:text sender_url:text sender_reminder:text"
             " fulladdress:text optinmessageid:id optoutconf:flag deletestamp:timestamp"
             " created_timestamp:timestamp updated_timestamp:timestamp created_by:id updated_by:id user:id"
+            " active_subscribers:int non_deleted_subscribers:int channel:text description:text"
         ),
     ),
     Entity(
@@ -226,6 +242,7 @@ _ENTITIES = [
             " layout:text title:text body:text button:text thanks:text style:json options:json"
             " cfields:json parentformid:id userid:id addressid:id cdate:timestamp udate:timestamp"
             " entries:int aid:id defaultscreenshot:text recent:json contacts:int deals:int address:id"
+            " source:text"
         ),
     ),
     Entity(
@@ -243,6 +260,7 @@ _ENTITIES = [
         columns=_cols(
             "id:id title:text currency:text allgroups:flag allusers:flag autoassign:flag"
             " stages:json cdate:timestamp udate:timestamp win_probability_initialize_date:timestamp"
+            " count:int source:text"
         ),
     ),
     Entity(
@@ -261,6 +279,7 @@ _ENTITIES = [
         columns=_cols(
             "id:id tag:text tagType:text description:text subscriber_count:int cdate:timestamp"
             " created_timestamp:timestamp updated_timestamp:timestamp created_by:id updated_by:id"
+            " deleted:flag"
         ),
     ),
     Entity(

@@ -5,6 +5,12 @@ per value, so typing never becomes the bottleneck. Nothing is ever dropped:
 a field the catalog does not know becomes a text column, and a column whose
 values do not fit its declared type (a "1.5" in an id column) is kept as text
 for the rest of the run, with a warning, rather than losing the value.
+
+Unknown fields become columns up to MAX_NEW_COLUMNS per entity; past that (a
+server sending thousands of keys) the rest of each record is kept as one JSON
+object in EXTRA_FIELDS. Thousands of columns would cost memory in every layer
+(Arrow's reader, DuckDB's merges, xlsx) and break databases (PostgreSQL takes
+1,600 columns), while real entities have about 100 fields.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from .catalog import ColType, Entity
+from .zones import AccountZone
 
 if TYPE_CHECKING:
     from .paging import Page
@@ -27,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("acflow")
 
 DROPPED = frozenset({"links"})
+MAX_NEW_COLUMNS = 200  # unknown fields kept as columns of their own, per entity
+EXTRA_FIELDS = "_extra_fields"  # the unknown fields past that, as one JSON object per record
 
 ARROW_TYPES: dict[ColType, pa.DataType] = {
     ColType.ID: pa.int64(),
@@ -34,6 +43,7 @@ ARROW_TYPES: dict[ColType, pa.DataType] = {
     ColType.FLAG: pa.int8(),
     ColType.TEXT: pa.string(),
     ColType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    ColType.DATE: pa.date32(),
     ColType.JSON: pa.string(),
 }
 
@@ -62,6 +72,19 @@ def _scalar(value: str | None, t: pa.DataType) -> pa.Scalar:
     return pa.scalar(value, t)
 
 
+def dump_json(value: Any) -> str:
+    """JSON text of any parsed value; orjson stops at 255 levels, the standard library goes
+    deeper, and past Python's own limit the value is kept as its repr rather than lost."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        import json
+        try:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        except (RecursionError, ValueError, TypeError):
+            return repr(value)
+
+
 def _as_text(values: Values) -> pa.Array:
     """Any JSON values as text: strings as they are, everything else as JSON."""
     if isinstance(values, pa.Array) and (pa.types.is_string(values.type) or pa.types.is_null(values.type)):
@@ -70,8 +93,13 @@ def _as_text(values: Values) -> pa.Array:
             and not pc.max(pc.list_value_length(values)).as_py()):
         # only empty lists (scoreValues, accountContacts): "[]" without a Python object per value
         return pc.if_else(pc.is_null(values), _scalar(None, pa.string()), _scalar("[]", pa.string()))
-    out = [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in _python(values)]
+    out = [v if v is None or isinstance(v, str) else dump_json(v) for v in _python(values)]
     return pa.array(out, type=pa.string())
+
+
+def _as_json(values: Values) -> pa.Array:
+    """JSON fields: nested values as JSON text; "" (sent for an empty additional_data) is null."""
+    return _blank_to_null(_as_text(values))
 
 
 def _blank_to_null(arr: pa.Array) -> pa.Array:
@@ -125,38 +153,87 @@ def _to_timestamp(values: Values, naive_zone: str) -> pa.Array:
     return parsed
 
 
+def _to_date(values: Values) -> pa.Array:
+    """Calendar days: the first ten characters, as sent ("2025-08-02", or the local day of a
+    date with a time); never an instant, so no zone can shift it into another day."""
+    target = ARROW_TYPES[ColType.DATE]
+    try:
+        arr = _arrow(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise Unconvertible(str(exc)) from exc
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), target)
+    if not pa.types.is_string(arr.type):
+        raise Unconvertible(f"expected dates, got {arr.type}")
+    arr = _blank_to_null(pc.utf8_trim_whitespace(arr))
+    arr = pc.if_else(pc.starts_with(arr, "0000-00-00"), _scalar(None, pa.string()), arr)
+    day = pc.utf8_slice_codeunits(arr, 0, 10)
+    parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
+    if parsed.null_count != arr.null_count:
+        bad = next(v for v, p in zip(arr.to_pylist(), parsed.to_pylist(), strict=True)
+                   if v is not None and p is None)
+        raise Unconvertible(f"unrecognised date {bad!r}")
+    return pc.cast(parsed, target)
+
+
 def convert(values: Values, kind: ColType, zone: str) -> pa.Array:
     """One column of raw values -> its typed Arrow array (raises Unconvertible)."""
     if kind in (ColType.ID, ColType.INT, ColType.FLAG):
         return _to_int(values, ARROW_TYPES[kind])
     if kind is ColType.TIMESTAMP:
         return _to_timestamp(values, zone)
-    return _as_text(values)  # TEXT; JSON too: nested values as JSON, strings as sent
+    if kind is ColType.DATE:
+        return _to_date(values)
+    if kind is ColType.JSON:
+        return _as_json(values)
+    return _as_text(values)  # TEXT: strings as sent, anything else as JSON
 
 
 class BatchBuilder:
     """Types the records of one entity, keeping one schema for the whole run.
 
-    `zone` is the account's time zone, used for naive local timestamps.
+    `zone` says how naive local timestamps are read: an AccountZone (shared by the entities of
+    one account, learning the zone from the dates it sees), or a zone name to read them in.
     """
 
-    def __init__(self, entity: Entity, zone: str = "UTC") -> None:
+    def __init__(self, entity: Entity, zone: str | AccountZone | None = None) -> None:
         self.entity = entity
-        self.zone = zone
+        self.zone = zone if isinstance(zone, AccountZone) else AccountZone(override=zone)
         self.types: dict[str, ColType] = dict(entity.columns)
         self.degraded: dict[str, str] = {}  # column -> why it is kept as text
         self.fallbacks = 0  # batches Arrow could not read exactly, typed from dicts instead
+        self.overflow: set[str] = set()  # unknown fields past MAX_NEW_COLUMNS, kept in EXTRA_FIELDS
 
     def schema(self) -> pa.Schema:
         return pa.schema([(name, ARROW_TYPES[kind]) for name, kind in self.types.items()])
+
+    def _new_columns(self) -> int:
+        return sum(1 for n in self.types if n not in self.entity.columns and n != EXTRA_FIELDS)
+
+    def _admit(self, name: str) -> bool:
+        """Whether an unknown field gets a column of its own (else it goes to EXTRA_FIELDS)."""
+        if name in self.types or name in DROPPED:
+            return name in self.types
+        if name in self.overflow or self._new_columns() >= MAX_NEW_COLUMNS:
+            self.overflow.add(name)
+            self.types.setdefault(EXTRA_FIELDS, ColType.JSON)
+            return False
+        self.types[name] = ColType.TEXT
+        return True
 
     def build(self, records: Sequence[dict[str, Any]]) -> pa.RecordBatch:
         """Records as dicts -> a typed batch (the exact path; build_pages is the fast one)."""
         for record in records:  # unknown fields are kept, as text, in order of appearance
             for name in record:
-                if name not in self.types and name not in DROPPED:
-                    self.types[name] = ColType.TEXT
-        return self._typed({name: [r.get(name) for r in records] for name in self.types}, len(records))
+                if name not in self.types:
+                    self._admit(name)
+        columns: dict[str, Values] = {name: [r.get(name) for r in records]
+                                      for name in self.types if name != EXTRA_FIELDS}
+        if self.overflow:
+            columns[EXTRA_FIELDS] = [
+                dump_json(extra) if (extra := {k: v for k, v in r.items() if k in self.overflow}) else None
+                for r in records]
+        return self._typed(columns, len(records))
 
     def build_pages(self, pages: Sequence[Page]) -> pa.RecordBatch:
         """Raw pages -> a typed batch, parsed by Arrow's JSON reader without making Python
@@ -194,7 +271,11 @@ class BatchBuilder:
             raise _NotExact()
         if len(keep) != len(records):
             records = records.take(pa.array(keep, type=pa.int64()))
-        fields = {records.type.field(i).name: records.field(i) for i in range(records.type.num_fields)}
+        names = [records.type.field(i).name for i in range(records.type.num_fields)]
+        if sum(1 for n in names if n not in self.types and n not in DROPPED) + self._new_columns() \
+                > MAX_NEW_COLUMNS or self.overflow:
+            raise _NotExact()  # too wide: build() keeps the rest as one JSON object per record
+        fields = {name: records.field(i) for i, name in enumerate(names)}
         for name, array in fields.items():
             if name in DROPPED:
                 continue
@@ -205,6 +286,12 @@ class BatchBuilder:
         return fields, len(records)
 
     def _typed(self, columns: dict[str, Values], rows: int) -> pa.RecordBatch:
+        # The dates of this batch say what the account's zone is before its naive times are read.
+        for name, kind in self.types.items():
+            values = columns.get(name)
+            if kind is ColType.TIMESTAMP and values is not None:
+                self.zone.observe(values)
+        zone = self.zone.zone
         arrays = []
         for name, kind in self.types.items():
             values = columns.get(name)
@@ -212,7 +299,7 @@ class BatchBuilder:
                 arrays.append(pa.nulls(rows, ARROW_TYPES[kind]))
                 continue
             try:
-                arrays.append(convert(values, kind, self.zone))
+                arrays.append(convert(values, kind, zone))
             except Unconvertible as exc:
                 log.warning("%s.%s: kept as text: %s", self.entity.name, name, exc)
                 self.types[name] = ColType.TEXT

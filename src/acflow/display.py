@@ -57,8 +57,12 @@ def progress_bars(console: Console, enabled: bool = True) -> Iterator[ProgressCa
 
 
 def summary_table(summary: SyncSummary) -> Table:
+    how = {"set": "as set for the account", "learnt": "learnt from the account's dates",
+           "guessed": "a guess: no dated records yet"}.get(summary.zone_source, summary.zone_source)
+    sure = f", {summary.zone_confidence}" if summary.zone_source == "learnt" else ""
     table = Table(title=f"{summary.account}  ({summary.seconds:.1f} s, {summary.requests} requests)",
-                  title_justify="left", box=box.SIMPLE_HEAD)
+                  title_justify="left", box=box.SIMPLE_HEAD, caption_justify="left",
+                  caption=f"Naive times read in {summary.zone} ({how}{sure})")
     for name, justify in (("entity", "left"), ("fetch", "left"), ("rows", "right"), ("+new ~upd -gone", "right"),
                           ("req", "right"), ("retry", "right"), ("s", "right"), ("status", "left")):
         table.add_column(name, justify=justify, no_wrap=name in ("entity", "+new ~upd -gone"))  # type: ignore[arg-type]

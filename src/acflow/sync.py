@@ -26,9 +26,11 @@ from .columns import BatchBuilder
 from .errors import AcflowError, ConfigError
 from .mirror import DEFAULT_PATH, Mirror
 from .paging import Page, PageProgress, pages
+from .zones import AccountZone, Evidence
 
 DEFAULT_FULL_EVERY = timedelta(days=7)  # how often a full fetch looks for records deleted from the API
 BATCH_ROWS = 2_500  # rows typed and written at once: small enough for memory, large enough for Arrow
+BATCH_BYTES = 16 << 20  # and at most this much JSON, however wide a server makes its records
 ProgressCallback = Callable[[str, PageProgress, RequestStats], None]
 
 
@@ -56,6 +58,7 @@ class EntityResult:
     new_columns: list[str] = field(default_factory=list)  # fields the catalog does not know
     exact_fallbacks: int = 0  # batches typed from dicts because Arrow could not read them exactly
     text_columns: dict[str, str] = field(default_factory=dict)  # kept as text, and why
+    extra_fields: int = 0  # unknown fields past columns.MAX_NEW_COLUMNS, kept as JSON in _extra_fields
     incomplete: str | None = None  # why records may be missing (the read looped or ended short); status "incomplete"
     error: str | None = None
 
@@ -65,7 +68,10 @@ class SyncSummary:
     account: str
     mirror: str
     run_id: str
-    zone: str
+    zone: str  # the account's zone, that naive timestamps were read in
+    zone_source: str = "learnt"  # set (acflow.yaml / --account-timezone) | learnt (from its dates) | guessed
+    zone_confidence: str = "sure"  # set | sure | likely | guess (see zones.AccountZone.confidence)
+    zone_note: str | None = None  # where the zone deserves a word: a guess, other zones that fit
     seconds: float = 0.0
     entities: list[EntityResult] = field(default_factory=list)
     requests: int = 0  # all of the run's requests, the account check included
@@ -78,7 +84,7 @@ class SyncSummary:
         return next(e for e in self.entities if e.entity == entity)
 
     def advice(self) -> list[str]:
-        notes = []
+        notes = [f"time zone {self.zone} ({self.zone_confidence}): {self.zone_note}"] if self.zone_note else []
         for e in self.entities:
             if e.stubs:
                 notes.append(
@@ -87,6 +93,9 @@ class SyncSummary:
                 )
             for name, why in e.text_columns.items():
                 notes.append(f"{e.entity}.{name} kept as text: {why}")
+            if e.extra_fields:
+                notes.append(f"{e.entity}: records carry more unknown fields than acflow makes columns of; "
+                             f"{e.extra_fields} of them are kept together as JSON in _extra_fields")
             if e.incomplete:
                 notes.append(f"{e.entity}: records may be missing, so this read was not kept (the mirror holds "
                              "the previous sync's rows); run again later, and if it repeats, report the server")
@@ -128,7 +137,7 @@ def resolve_entities(names: Sequence[str] | None) -> list[Entity]:
 
 
 def _zone_of(user: dict[str, Any]) -> str:
-    """The account's zone, for the naive local timestamps ActiveCampaign sends."""
+    """The API user's own zone: only a guess at the account's (zones.py), used where no date says more."""
     name = user.get("localZoneid")
     if isinstance(name, str) and name:
         try:
@@ -137,6 +146,38 @@ def _zone_of(user: dict[str, Any]) -> str:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             pass
     return "UTC"
+
+
+def account_zone(mirror: Mirror, account: Account, user: dict[str, Any]) -> AccountZone:
+    """The account's zone as far as the mirror, the user's word and the API user know it."""
+    stored_zone, stored = mirror.zone(account.url)
+    evidence = None
+    if stored:
+        known = {k: v for k, v in stored.items() if k in Evidence.__dataclass_fields__}
+        for key in ("first", "last"):
+            if known.get(key):
+                known[key] = datetime.fromisoformat(known[key])
+        known["candidates"] = tuple(known.get("candidates") or ())
+        known["offsets"] = tuple(known.get("offsets") or ())
+        evidence = Evidence(**known)
+    return AccountZone(override=account.timezone, stored=evidence, stored_zone=stored_zone,
+                       user_zone=_zone_of(user) if user.get("localZoneid") else None)
+
+
+PROBE = ({"limit": 100, "orders[cdate]": "ASC"}, {"limit": 100, "orders[cdate]": "DESC"})
+
+
+async def probe_zone(client: Client, zone: AccountZone) -> None:
+    """An account no sync has seen yet: its oldest and newest contacts' dates (two requests) say
+    its zone before any entity is read, so entities with naive times only (segments) start right."""
+    for params in PROBE:
+        try:
+            body = await client.get("contacts", params)
+        except AcflowError:
+            return  # the entities' own reads will say what is wrong
+        records = body.get("contacts") if isinstance(body, dict) else None
+        if isinstance(records, list):
+            zone.observe(v for r in records if isinstance(r, dict) for v in r.values())
 
 
 def plan_fetch(mirror: Mirror, account_url: str, entity: Entity, zone: str, *, full: bool,
@@ -183,13 +224,13 @@ async def _in_turn(turn: asyncio.Lock, work: Callable[..., Any], *args: Any) -> 
         return await asyncio.to_thread(work, *args)
 
 
-async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str, result: EntityResult,
+async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: AccountZone, result: EntityResult,
                        run_id: str, on_progress: ProgressCallback | None, full: bool = False,
                        full_every: timedelta | None = DEFAULT_FULL_EVERY, turns: _Turns | None = None) -> None:
     turns = turns or _Turns()
     started = datetime.now().astimezone()
     result.fetch, reads = await asyncio.to_thread(
-        plan_fetch, mirror, client.account.url, entity, zone, full=full, full_every=full_every)
+        plan_fetch, mirror, client.account.url, entity, zone.zone, full=full, full_every=full_every)
     result.since = next(iter(reads[0].values()), None)
     clock = time.monotonic()
     stats = RequestStats()
@@ -197,7 +238,7 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
     builder = BatchBuilder(entity, zone)
     load = await asyncio.to_thread(mirror.load, client.account.url, entity.name, builder.schema())
     buffer: list[Page] = []
-    buffered = 0
+    buffered = buffered_bytes = 0
     # A pipeline of two threads: one batch is typed while the one before is written, and the
     # next is fetched meanwhile; in order, and never more than three batches in memory.
     building: asyncio.Future[Any] | None = None
@@ -220,8 +261,9 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
                                     concurrency=client.concurrency):
                 buffer.append(page)
                 buffered += len(page)
-                if buffered >= BATCH_ROWS:
-                    batch, buffer, buffered = buffer, [], 0
+                buffered_bytes += len(page.raw.body)
+                if buffered >= BATCH_ROWS or buffered_bytes >= BATCH_BYTES:
+                    batch, buffer, buffered, buffered_bytes = buffer, [], 0, 0
                     await hand_over(batch)
                 if on_progress:
                     on_progress(entity.name, progress, stats)
@@ -261,8 +303,9 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: str
             result.status, result.incomplete = "incomplete", progress.incomplete
         result.seconds = round(time.monotonic() - clock, 3)
         # list() and dict() copy at once: a cancelled typing thread may still be adding
-        result.new_columns = [n for n in list(builder.types) if n not in entity.columns]
+        result.new_columns = [n for n in list(builder.types) if n not in entity.columns][:50]
         result.text_columns = dict(builder.degraded)
+        result.extra_fields = len(builder.overflow)
         result.exact_fallbacks = builder.fallbacks
         if on_progress:
             on_progress(entity.name, progress, stats)
@@ -284,10 +327,12 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
     own = Client(account, timeout=timeout, concurrency=concurrency, max_attempts=attempts)
     async with client or own as c:
         user = await c.check()  # the key and URL are proven before anything is written
-        zone = _zone_of(user)
-        summary = SyncSummary(account.url, str(mirror.path), run_id, zone)
-        summary.entities = [EntityResult(e.name) for e in entities]
         requests_before = c.stats.requests - 1
+        zone = await asyncio.to_thread(account_zone, mirror, account, user)
+        if not zone.learnt:
+            await probe_zone(c, zone)
+        summary = SyncSummary(account.url, str(mirror.path), run_id, zone.zone)
+        summary.entities = [EntityResult(e.name) for e in entities]
         turns = _Turns()
         with mirror.frugal():
             await asyncio.gather(*(
@@ -295,6 +340,12 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
                              turns=turns)
                 for e, r in zip(entities, summary.entities, strict=True)
             ))
+        if zone.learnt:
+            learnt = AccountZone(stored=zone.evidence, stored_zone=zone.stored_zone, user_zone=zone.user_zone)
+            await asyncio.to_thread(mirror.set_zone, account.url, learnt.zone, asdict(zone.evidence))
+        summary.zone = zone.zone
+        summary.zone_source, summary.zone_confidence, summary.zone_note = (
+            zone.source, zone.confidence(), zone.note())
         summary.requests = c.stats.requests - requests_before
     summary.seconds = round(time.monotonic() - clock, 3)
     return summary

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from acflow.catalog import CATALOG
 from acflow.sandbox.churn import parse_churn
+from acflow.sandbox.clock import USER_ZONE
 from acflow.sandbox.faults import parse_spec
 from acflow.sandbox.runner import serve as serve_forever
 from acflow.sandbox.server import ADMIN_KEY, DEFAULT_PORT, RESTRICTED_KEY, Config, SandboxServer
@@ -100,6 +101,9 @@ def serve(
     admin_key: str = typer.Option(ADMIN_KEY, "--admin-key", help="API key that sees everything."),
     restricted_key: str = typer.Option(RESTRICTED_KEY, "--restricted-key", help="API key of a restricted user."),
     timezone: str = typer.Option("America/Chicago", help="The account's time zone (dates carry its offset)."),
+    user_timezone: str = typer.Option(USER_ZONE, "--user-timezone",
+                                      help="The admin key's user's own zone (its localZoneid), which real "
+                                           "accounts show can differ from the account's."),
     cache_mb: int = typer.Option(256, "--cache-mb", min=0,
                                  help="Memory for rendered records per entity (more: faster repeat reads)."),
     **sizes: Any,
@@ -116,7 +120,7 @@ def serve(
     try:
         config = Config(host, port, seed, chosen, latency_ms, jitter, rate_limit, rate_limit_status,
                         faults or None, slow_seconds, churn or None, admin_key, restricted_key, timezone,
-                        cache_mb=cache_mb)
+                        cache_mb=cache_mb, user_timezone=user_timezone)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     try:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 DEFAULT_ZONE = "America/Chicago"
+USER_ZONE = "Europe/Berlin"  # the admin key's user's own zone (localZoneid), unlike the account's
 # Generated data ends here (account-local midnight); mutations use the wall clock.
 REFERENCE_DATE = (2026, 1, 1)
 ZERO_DATETIME = "0000-00-00 00:00:00"

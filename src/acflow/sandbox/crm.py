@@ -84,6 +84,7 @@ class DealGroups(Profile):
                 "stages": [str(s) for s in stages.get(rid, [])],
                 "links": links[i],
                 "id": b.sids[i],
+                "count": len(stages.get(rid, [])), "source": None,  # newer fields (reference 8)
             })
         return out
 

@@ -39,10 +39,17 @@ _CAMPAIGN_BASE: dict[str, Any] = {
     "has_outdated_translations": None, "moderation_status": "0", "segmentname": "",
     "has_predictive_content": "0", "message_id": "0", "screenshot": "", "campaign_message_id": "0",
     "ed_version": "2", "format": "mime", "links": None, "id": None, "user": "1", "automation": None,
+    # fields of 2021-2026 responses (reference 8): groupLimitViolation is a JSON bool
+    "typeText": "Standard", "statusString": "Draft", "statusToolTip": "", "groupLimitViolation": False,
+    "campaignIsText": "0", "hasTranslations": "0", "repair_by_pydex": "0", "isDoubleOptInCampaign": "0",
+    "numberOfMessages": "1",
 }
+_TYPE_TEXT = {"single": "Standard", "split": "Split Test", "responder": "Auto Responder",
+              "reminder": "Date Based", "activerss": "RSS Triggered", "text": "Text Only", "recurring": "Recurring"}
+_STATUS_STRING = ["Draft", "Scheduled", "Sending", "Paused", "Stopped", "Completed"]
 _TYPES = ["single"] * 14 + ["split", "responder", "reminder", "activerss", "text", "recurring"]
 # draft, scheduled, sending, paused, stopped, completed
-_STATUS_CUT = np.array([0.15, 0.20, 0.23, 0.25, 0.27, 1.0])
+_STATUS_CUT = np.array([0.15, 0.27, 0.30, 0.32, 0.34, 1.0])  # status 1: scheduled, or (2 in 3) automation
 
 
 class Campaigns(Profile):
@@ -105,7 +112,13 @@ class Campaigns(Profile):
                 rec[k] = values[i]
             rec["total_amt"] = rec["send_amt"]
             started = sent_l[i]
+            # automation campaigns: status "1" like a scheduled one, told apart by statusString (8.12)
+            automation = status_l[i] == 1 and f % 3 != 0
             rec.update({
+                "typeText": _TYPE_TEXT[kind[i]],
+                "statusString": "Automation" if automation else _STATUS_STRING[status_l[i]],
+                "automation": str(rid % 7 + 1) if automation else None,
+                "campaignIsText": "1" if kind[i] == "text" else "0",
                 "type": kind[i], "userid": str(user[i]), "segmentid": str(seg_l[i]),
                 "sendid": str(rid * 131) if started else "0",
                 "basetemplateid": hexes[i] + hexes[i][:8] if f & 1 else "0",
@@ -125,7 +138,7 @@ class Campaigns(Profile):
                 "series_send_lock_time": ZERO_DATETIME if f & 512 else None,
                 "use_quartz_scheduler": "1" if f & 1024 else "0",
                 "additional_data": orjson.dumps({"copiedFrom": rid - 1, "summaryEventSent": True}).decode()
-                if f & 4 and rid > 1 else None,
+                if f & 4 and rid > 1 else ("" if f & 4096 else None),  # "" is real (8.13)
                 "repair_timestamp": rn[i] if f & 2048 else None,
                 "message_id": str(rid * 2), "campaign_message_id": str(rid * 2),
                 "screenshot": f"//sandbox.img-us1.com/_screenshot_/{hexes[i]}.jpeg" if started else "",
@@ -226,6 +239,6 @@ class Forms(Profile):
                 "aid": None if f & 16 else "0",
                 "defaultscreenshot": "http://img-us1.com/default-form.gif",
                 "recent": recent, "contacts": contacts[i], "deals": deals[i],
-                "links": links[i], "id": b.sids[i], "address": None,
+                "links": links[i], "id": b.sids[i], "address": None, "source": "form" if f & 32 else None,
             })
         return out

@@ -66,7 +66,7 @@ class Users(Profile):
                 "email": f"{_ascii(first[i])}.{_ascii(last[i])}@example.com",
                 "phone": "",
                 "signature": None if sig[i] else "",
-                "localZoneid": b.world.clock.zone_name,
+                "localZoneid": b.world.user_zone if admin else b.world.clock.zone_name,
                 "password_updated_utc_timestamp": ZERO_DATETIME if admin or pw[i] == 0
                 else (None if pw[i] == 1 else pw_time[i]),
                 "cdate": None if admin else cdate[i],
@@ -183,7 +183,7 @@ class Contacts(Profile):
                 "email_domain": domain[i] if k % 3 == 0 and em else "",
                 "sentcnt": str(sent[i]),
                 "rating_tstamp": ZERO_DATE if k % 11 == 0 else (later_day[i] if k % 11 == 1 else None),
-                "gravatar": "1" if k & 8 else "0",
+                "gravatar": "3" if k % 17 == 0 else ("1" if k & 8 else "0"),  # "3" is real (8.13)
                 "deleted": "1" if b.deleted[i] else "0",
                 "anonymized": "0",
                 "adate": later_iso[i] if k & 16 else None,
@@ -207,9 +207,15 @@ class Contacts(Profile):
                 "links": links[i],
                 "id": b.sids[i],
                 "organization": str(org) if org else None,
+                # fields of 2021-2026 responses (reference 8)
+                "sms_consent": None if k & 1024 else ("1" if k & 2048 else "0"),
+                "sms_consent_updated_at": later_iso[i] if k & 2048 and not k & 1024 else None,
+                "whatsapp_id": None, "whatsapp_username": None, "sentiment": None,
+                "emailDomain": domain[i] if em else "",
+                "account": str(org) if org else None, "customerAccount": None,
             }
-            if k % 10 == 9:  # a key the catalog does not know, as real accounts send
-                rec["emailDomain"] = rec["email_domain"]
+            if k % 10 == 9:  # a key the catalog does not know, as real accounts send newer ones
+                rec["sandbox_newer_field"] = str(k % 100)
             out.append(rec)
         return out
 
@@ -386,6 +392,7 @@ class Tags(Profile):
                 "updated_timestamp": un[i],
                 "created_by": None,
                 "updated_by": None,
+                "deleted": "0",
                 "links": links[i],
                 "id": b.sids[i],
             })
@@ -434,6 +441,8 @@ class Lists(Profile):
                 "deletestamp": None, "udate": udate[i], "created_timestamp": cn[i],
                 "updated_timestamp": un[i], "created_by": user, "updated_by": user,
                 "links": links[i], "id": b.sids[i], "user": user,
+                "active_subscribers": str(rid * 37 % 500), "non_deleted_subscribers": str(rid * 37 % 500 + rid),
+                "channel": "email", "description": None if f & 512 else "",
             })
         return out
 

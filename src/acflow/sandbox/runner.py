@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from acflow.sandbox.clock import USER_ZONE
 from acflow.sandbox.faults import Fault
 from acflow.sandbox.server import ADMIN_KEY, DEFAULT_PORT, RESTRICTED_KEY, Config, SandboxServer
 
@@ -32,10 +33,11 @@ class Sandbox:
                  faults: str | list[Fault] | None = None, slow_seconds: float = 30.0,
                  churn: str | Mapping[str, float] | None = None, admin_key: str = ADMIN_KEY,
                  restricted_key: str = RESTRICTED_KEY, timezone: str = "America/Chicago",
-                 restricted_denied: tuple[str, ...] = (), cache_mb: int = 256) -> None:
+                 restricted_denied: tuple[str, ...] = (), cache_mb: int = 256,
+                 user_timezone: str | None = USER_ZONE) -> None:
         self.config = Config(host, port, seed, sizes, latency_ms, jitter, rate_limit, rate_limit_status,
                              faults, slow_seconds, churn, admin_key, restricted_key, timezone,
-                             tuple(restricted_denied), cache_mb)
+                             tuple(restricted_denied), cache_mb, user_timezone)
         self._server: SandboxServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

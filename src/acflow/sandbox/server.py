@@ -28,7 +28,7 @@ from aiohttp import web
 
 from acflow.catalog import CATALOG
 from acflow.sandbox.churn import Churn, parse_churn
-from acflow.sandbox.clock import DEFAULT_ZONE
+from acflow.sandbox.clock import DEFAULT_ZONE, USER_ZONE
 from acflow.sandbox.control import Control
 from acflow.sandbox.faults import HOSTILE_KINDS, STATUS_KINDS, Fault, Faults, Hit, Request, parse_spec
 from acflow.sandbox.limits import SlidingWindow, Stats
@@ -74,6 +74,9 @@ class Config:
     timezone: str = DEFAULT_ZONE
     restricted_denied: tuple[str, ...] = field(default_factory=tuple)  # entities the restricted key gets 403 on
     cache_mb: int = 256  # rendered-bytes cache per entity
+    # The admin key's user lives in another zone than the account, as on real accounts (reference 8.1):
+    # its localZoneid must never be taken for the zone of the account's dates.
+    user_timezone: str | None = USER_ZONE
 
     def __post_init__(self) -> None:
         if self.rate_limit_status not in (429, 503):
@@ -99,7 +102,8 @@ class SandboxServer:
         self._churn_task: asyncio.Task | None = None
         self.lists = {API + p.entity.path: p for p in PROFILES.values()}
         self.singles = {p.entity.path: p for p in PROFILES.values()}
-        self._install(config, World(config.seed, config.sizes, config.timezone, cache_mb=config.cache_mb))
+        self._install(config, World(config.seed, config.sizes, config.timezone, cache_mb=config.cache_mb,
+                                    user_zone=config.user_timezone))
 
     # ---- state -------------------------------------------------------------------------------
     def _install(self, config: Config, world: World) -> None:
@@ -122,7 +126,7 @@ class SandboxServer:
         config = replace(self.initial, seed=self.initial.seed if seed is None else seed,
                          sizes=self.initial.sizes if sizes is None else sizes)
         world = await asyncio.to_thread(World, config.seed, config.sizes, config.timezone,
-                                        self.url or "http://127.0.0.1", config.cache_mb)
+                                        self.url or "http://127.0.0.1", config.cache_mb, config.user_timezone)
         self._install(config, world)
 
     def set_faults(self, faults: str | list[Fault] | None, slow_seconds: float | None = None) -> list[str]:
@@ -167,7 +171,7 @@ class SandboxServer:
         return {"rate_limit": c.rate_limit, "rate_limit_status": c.rate_limit_status,
                 "latency_ms": c.latency_ms, "jitter": c.jitter, "slow_seconds": c.slow_seconds,
                 "faults": self.faults.describe(), "churn": self.churn.rates, "seed": c.seed,
-                "sizes": self.world.sizes, "timezone": c.timezone}
+                "sizes": self.world.sizes, "timezone": c.timezone, "user_timezone": c.user_timezone}
 
     # ---- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:

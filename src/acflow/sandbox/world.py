@@ -59,10 +59,11 @@ def resolve_sizes(sizes: Mapping[str, int] | None) -> dict[str, int]:
 
 class World:
     def __init__(self, seed: int = 1, sizes: Mapping[str, int] | None = None, zone: str = DEFAULT_ZONE,
-                 base_url: str = "http://127.0.0.1", cache_mb: int = 256) -> None:
+                 base_url: str = "http://127.0.0.1", cache_mb: int = 256, user_zone: str | None = None) -> None:
         self.seed = seed
         self.sizes = resolve_sizes(sizes)
         self.clock = Clock(zone)
+        self.user_zone = user_zone or zone  # the admin user's localZoneid; the others' is the account's
         self.base_url = base_url.rstrip("/")
         self.cache_bytes = cache_mb * 2**20
         self._rands: dict[str, Rand] = {}
