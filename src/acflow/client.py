@@ -333,10 +333,10 @@ class Client:
                         raise
         except Retryable:
             reason = str(last) if last else "unknown"
-            raise ApiError(
-                f"{self._base}{path}: gave up after {attempt_no} attempts "
-                f"(last: {reason}); the account may be overloaded, try again later"
-            ) from None
+            hint = ("the server takes requests but does not answer: check the API URL, or try again later"
+                    if isinstance(last, NoAnswer) else "the account may be overloaded, try again later")
+            raise ApiError(f"{self._base}{path}: gave up after {attempt_no} attempts (last: {reason}); "
+                           f"{hint}") from None
         return result
 
     def _transport_failure(self, exc: BaseException) -> Exception:

@@ -46,10 +46,11 @@ class PageProgress:
     incomplete: str | None = None  # why records may be missing: the read looped or ended short
 
 
-def _stuck(progress: PageProgress, entity: Entity, reason: str) -> PagingStuck:
-    """The error that ends a read which may have missed records, with the reason kept."""
+def _stuck(progress: PageProgress, reason: str) -> PagingStuck:
+    """The error that ends a read which may have missed records, with the reason kept (callers
+    name the entity: sync's summary and export's error both put it first)."""
     progress.incomplete = reason
-    return PagingStuck(f"{entity.name}: {reason}")
+    return PagingStuck(reason)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
             if not keep and len(ids) >= PAGE_SIZE and offset > len(seen) - len(ids):
                 # a full page of records already read, where only new ones can be: the server
                 # answers every offset alike, and reading on would never end
-                raise _stuck(progress, entity, f"the page at offset {offset} held only records already "
+                raise _stuck(progress, f"the page at offset {offset} held only records already "
                              f"read; the server is not paging, so records may be missing ({len(seen)} read"
                              + (f" of the {progress.total} meta.total counts)" if progress.total else ")"))
             if keep:
@@ -152,7 +153,7 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
                 if progress.total is None or len(seen) >= progress.total:
                     return
                 if checked:
-                    raise _stuck(progress, entity, f"read {len(seen)} records of the {progress.total} "
+                    raise _stuck(progress, f"read {len(seen)} records of the {progress.total} "
                                  "meta.total counts, twice over; records may be missing")
                 checked, next_offset, width = True, 0, 1
                 cancel_all()
@@ -197,13 +198,13 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
     def last_id(page: Page, after: int) -> int:
         top = int(page.ids[-1])
         if top <= after:
-            raise _stuck(progress, entity, f"id_greater={after} returned id {top} again")
+            raise _stuck(progress, f"id_greater={after} returned id {top} again")
         return top
 
     def new_ones(raw: RawPage, greater: int) -> Page:
         page = above(raw, greater)
         if raw.ids and not len(page):  # the server ignores id_greater: reading on would repeat
-            raise _stuck(progress, entity, f"id_greater={greater} returned only ids already read; the "
+            raise _stuck(progress, f"id_greater={greater} returned only ids already read; the "
                          "server is not paging by id, so records may be missing")
         return page
 
@@ -275,5 +276,5 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
             if len(page) < PAGE_SIZE:
                 break
         if progress.total is not None and got < progress.total:
-            raise _stuck(progress, entity, f"read {got} records of the {progress.total} meta.total "
+            raise _stuck(progress, f"read {got} records of the {progress.total} meta.total "
                          "counts, twice over; records may be missing")
