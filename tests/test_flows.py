@@ -322,11 +322,13 @@ def test_formulas_are_neutralized_in_csv_and_xlsx(tmp_path, neutralize):
     csv_rows = pacsv.read_csv(tmp_path / "r.csv").to_pylist()
     xlsx_rows = list(openpyxl.load_workbook(tmp_path / "r.xlsx")["r"].iter_rows(values_only=True))[1:]
     q = "'" if neutralize else ""
-    expected = [(1, f'{q}=HYPERLINK("http://x")', "Ann"), (2, f"{q}+1 555", f"{q}-5"),
+    sent = [(1, '=HYPERLINK("http://x")', "Ann"), (2, "+1 555", "-5"), (3, "@SUM(A1)", "\ttab"), (4, "\rcr", "plain")]
+    # CSV: a ' only where a spreadsheet would run the text; a phone number or -5 runs nothing
+    expected = [(1, f'{q}=HYPERLINK("http://x")', "Ann"), (2, "+1 555", "-5"),
                 (3, f"{q}@SUM(A1)", f"{q}\ttab"), (4, f"{q}\rcr", "plain")]
     assert [(r["id"], r["name"], r["note"]) for r in csv_rows] == expected
-    # the xlsx format writes a carriage return as _x000D_, which Excel reads back as \r
-    assert [tuple(v.replace("_x000D_", "\r") if isinstance(v, str) else v for v in r) for r in xlsx_rows] == expected
+    # XLSX: string cells never run, so the text is as sent either way (a CR is stored as _x000D_)
+    assert [tuple(v.replace("_x000D_", "\r") if isinstance(v, str) else v for v in r) for r in xlsx_rows] == sent
     cells = openpyxl.load_workbook(tmp_path / "r.xlsx")["r"]
     assert cells["B2"].data_type == "s"  # a string cell, never a formula
 

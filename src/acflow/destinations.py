@@ -22,6 +22,8 @@ import duckdb
 
 from .errors import ConfigError, DestinationError
 from .mirror import Mirror, quote
+from .spreadsheet import FORMULA_START, csv_timestamp_sql, protected, protected_sql  # noqa: F401
+from .workbook import XLSX_MAX_ROWS, Sheet, write_workbook  # noqa: F401 (re-exported for run.py, flows)
 
 FILE_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".xlsx": "xlsx"}
 MODES = ("replace", "append", "merge")
@@ -29,8 +31,6 @@ EXTRACTED_AT = "_extracted_at"  # added by append mode: when the rows were fetch
 LATER = {"postgresql": "postgresql://", "postgres": "postgresql://", "mysql": "mysql://"}
 SUPPORTED = ".csv, .jsonl, .parquet, .xlsx files, duckdb:///path.duckdb and sqlite:///path.db"
 DATABASES = ("duckdb", "sqlite")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
-XLSX_MAX_ROWS = 1_048_576
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class WriteOptions:
     header: bool = True
     bom: bool = False  # a UTF-8 byte order mark, so Excel reads accents right
     delimiter: str = ","
-    neutralize: bool = False  # prefix ' to text a spreadsheet would run as a formula (CSV, XLSX)
+    neutralize: bool = False  # CSV: prefix ' to text a spreadsheet would run (XLSX text never runs)
 
 
 def parse(uri: str, default_table: str, *, sheet: str | None = None, base: Path | None = None) -> Destination:
@@ -113,36 +113,32 @@ def _iso(q: str, utc: bool) -> str:
             f"ELSE strftime({src}, '%Y-%m-%dT%H:%M:%S.%f{z}') END")
 
 
-def _neutralized(q: str) -> str:
-    starts = ", ".join(f"chr({ord(c)})" for c in FORMULA_START)
-    return f"CASE WHEN left({q}, 1) IN ({starts}) THEN chr(39) || {q} ELSE {q} END"
-
-
 def _select_for(con: duckdb.DuckDBPyConnection, query: str, kind: str,
                 json_columns: frozenset[str] = frozenset(), neutralize: bool = False) -> str:
-    """Text formats get ISO-8601 timestamps (UTC, with Z; a flow's local time zone, without);
-    JSONL gets JSON columns as nested JSON; SQLite and XLSX get decimals as doubles, XLSX naive
-    UTC datetimes; CSV and XLSX text a spreadsheet would run as a formula gets a leading ' if asked."""
+    """JSONL and SQLite get ISO-8601 timestamps (UTC, with Z; a flow's local time zone, without),
+    CSV `2024-01-15 10:00:00` (what spreadsheets import as a date-time; dates as 2025-08-02);
+    JSONL gets JSON columns as nested JSON; SQLite decimals as doubles; CSV text and header cells a
+    spreadsheet would run get a leading ' if asked (spreadsheet.py). XLSX: see workbook.py."""
     described = con.execute(f"DESCRIBE {query}").fetchall()
     cols = []
     for name, ctype, *_ in described:
         q = quote(name)
+        alias = quote(protected(name)) if neutralize and kind == "csv" else q  # field names come from the API
         zoned = ctype in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ")
-        if kind in ("csv", "jsonl", "sqlite") and ctype.startswith("TIMESTAMP"):
+        if kind == "csv" and ctype.startswith("TIMESTAMP"):
+            cols.append(f"{csv_timestamp_sql(q, zoned)} AS {alias}")
+        elif kind in ("jsonl", "sqlite") and ctype.startswith("TIMESTAMP"):
             cols.append(f"{_iso(q, zoned)} AS {q}")
-        elif kind == "xlsx" and zoned:
-            cols.append(f"timezone('UTC', {q}) AS {q}")
         elif kind == "jsonl" and name in json_columns:
             cols.append(f"CASE WHEN json_valid({q}) THEN CAST({q} AS JSON) ELSE to_json({q}) END AS {q}")
-        elif kind in ("sqlite", "xlsx") and (ctype.startswith("DECIMAL") or ctype == "HUGEINT"):
+        elif kind == "sqlite" and (ctype.startswith("DECIMAL") or ctype == "HUGEINT"):
             cols.append(f"CAST({q} AS DOUBLE) AS {q}")
-        elif kind in ("sqlite", "xlsx") and ctype not in _PLAIN and not ctype.startswith("TIMESTAMP"):
-            text = f"CAST({q} AS VARCHAR)"  # lists, structs, JSON, dates: as text
-            cols.append(f"{_neutralized(text) if neutralize and kind == 'xlsx' else text} AS {q}")
-        elif neutralize and kind in ("csv", "xlsx") and ctype in ("VARCHAR", "JSON"):
-            cols.append(f"{_neutralized(q)} AS {q}")
+        elif kind == "sqlite" and ctype not in _PLAIN and not ctype.startswith("TIMESTAMP"):
+            cols.append(f"CAST({q} AS VARCHAR) AS {q}")  # lists, structs, JSON, dates: as text
+        elif neutralize and kind == "csv" and ctype in ("VARCHAR", "JSON"):
+            cols.append(f"{protected_sql(q)} AS {alias}")
         else:
-            cols.append(q)
+            cols.append(f"{q} AS {alias}")
     return f"SELECT {', '.join(cols)} FROM ({query})"
 
 
@@ -285,58 +281,6 @@ def _move_into_place(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         raise DestinationError(f"cannot replace {target}: {exc.strerror}; it is unchanged") from None
-
-
-def write_workbook(mirror: Mirror, path: Path, sheets: list[tuple[str, str, bool]],
-                   options: WriteOptions | None = None) -> list[int]:
-    """Several queries into the sheets of one .xlsx workbook, written beside it and moved over it.
-
-    `sheets`: (sheet name, query, neutralise formulas)."""
-    import xlsxwriter
-
-    options = options or WriteOptions()
-    counts: list[int] = []
-    with _temp_beside(path, ".xlsx") as tmp, mirror.cursor() as con:
-        book = xlsxwriter.Workbook(str(tmp), {
-            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False, "default_date_format": "yyyy-mm-dd hh:mm:ss",
-        })
-        try:
-            for sheet, query, neutralize in sheets:
-                check_sheet(sheet)
-                select = _select_for(con, query, "xlsx", neutralize=neutralize)
-                cur = con.execute(select)
-                names = [d[0] for d in cur.description]
-                ws = book.add_worksheet(sheet)
-                row = 0
-                if options.header:
-                    for c, name in enumerate(names):
-                        ws.write_string(row, c, name)
-                    row += 1
-                written = 0
-                while batch := cur.fetchmany(5000):
-                    if row + len(batch) > XLSX_MAX_ROWS:
-                        raise DestinationError(
-                            f"cannot write {path} (sheet {sheet}): more than {XLSX_MAX_ROWS:,} rows, Excel's "
-                            "limit; filter or aggregate the flow, or write .csv or .parquet; it is unchanged")
-                    for values in batch:
-                        for c, value in enumerate(values):
-                            if value is None:
-                                continue
-                            if isinstance(value, str):
-                                ws.write_string(row, c, value)
-                            else:
-                                ws.write(row, c, value)
-                        row += 1
-                    written += len(batch)
-                counts.append(written)
-            book.close()
-        except duckdb.Error as exc:
-            raise DestinationError(f"cannot write {path}: {str(exc).splitlines()[0]}; it is unchanged") from None
-        except OSError as exc:
-            raise DestinationError(f"cannot write {path}: {exc.strerror}; it is unchanged") from None
-        _move_into_place(tmp, path)
-    return counts
 
 
 _SQLITE_TYPES = {"BIGINT": "INTEGER", "INTEGER": "INTEGER", "SMALLINT": "INTEGER", "TINYINT": "INTEGER",

@@ -67,13 +67,13 @@ def publish(mirror: Mirror, account_url: str, entity: Entity, dest: destinations
     target, source = f"{dest.kind}:{dest.path.resolve()}#{dest.table or ''}", f"{account_url}/{entity.name}"
     upto = mirror.last_seq(account_url, entity.name)
     if mode == "replace":  # everything current: afterwards the destination is up to date
-        query = publish_query(mirror, account_url, entity, raw=raw)
+        query = publish_query(mirror, account_url, entity, raw=raw) + " ORDER BY id"  # a stable, readable order
         written = destinations.write(mirror, query, dest, mode, json_columns(entity), options)
         mirror.mark_published(target, source, upto)
         return written
     rows, removed = mirror.changed_since(account_url, entity.name, mirror.published(target, source))
     extracted = datetime.now().astimezone() if mode == "append" else None
-    query = derived_query(entity, rows, raw=raw, extracted_at=extracted)
+    query = derived_query(entity, rows, raw=raw, extracted_at=extracted) + " ORDER BY id"
     written = destinations.write(mirror, query, dest, mode, json_columns(entity), options,
                                  delete_ids=removed if mode == "merge" else None)
     mirror.mark_published(target, source, upto)  # after the write: a crash in between repeats, never skips
