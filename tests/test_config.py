@@ -81,7 +81,7 @@ CASES = [
      "12: flows.deals.mode: Input should be 'replace', 'append' or 'merge'"),
     ("    to: out/deals.csv\n", "", "4: flows.deals.to: this field is required"),
     ("    sort: id\n", "    sort: id\n   bad indent\n",
-     "12: not valid YAML: expected <block end>, but found '<scalar>'"),
+     "12: not valid YAML: did not find expected key"),
     ("https://acme.api-us1.com", "http://acme.api-us1.com", None),  # checked when the key is read (run)
     ("accounts:\n", "full_refresh_every: weekly\naccounts:\n",
      "1: full_refresh_every: 'weekly' is not a duration: write a number and d, h or m (7d), or never"),
@@ -144,7 +144,7 @@ def test_unknown_flow_name(tmp_path):
     path.write_text(BASE)
     result = acflow_cmd("run", "deal", "--config", str(path))
     assert result.returncode == 2
-    assert result.stderr == f"Error: {path}: no flow named 'deal'. Did you mean 'deals'?\n"
+    assert result.stderr == f"Error: {path}: no flow named 'deal'. Did you mean 'deals'? Flows: deals\n"
 
 
 def test_the_readme_example_is_valid(tmp_path):
@@ -158,3 +158,84 @@ def test_the_readme_example_is_valid(tmp_path):
     assert [c for c, _ in compiled["open_by_stage"].columns] == ["stage_name", "currency", "deals", "total",
                                                                  "average"]
     assert compiled["all_lists"].columns[0][0] == "account"
+
+
+def test_a_missing_flow_lists_the_flows(tmp_path):
+    path = tmp_path / "acflow.yaml"
+    path.write_text(BASE + BASE.split("flows:\n", 1)[1].replace("  deals:", "  won_deals:"))
+    result = acflow_cmd("run", "NOSUCHFLOW", "--config", str(path))
+    assert (result.returncode, result.stderr) == (2, f"Error: {path}: no flow named 'NOSUCHFLOW'. "
+                                                     "Flows: deals, won_deals\n")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_utf16_and_utf8_with_a_bom_are_read(tmp_path, encoding):
+    path = tmp_path / "acflow.yaml"
+    path.write_bytes(BASE.replace("out/deals.csv", "out/défauts.csv").encode(encoding))
+    assert str(load(path).flows["deals"].to) == "out/défauts.csv"
+
+
+def test_latin1_is_refused_naming_the_encoding_to_use(tmp_path):
+    path = tmp_path / "acflow.yaml"
+    path.write_bytes(BASE.replace("out/deals.csv", "out/défauts.csv").encode("latin-1"))
+    result = acflow_cmd("validate", "--config", str(path))
+    assert (result.returncode, result.stderr) == (
+        2, f"Error: {path}:12: byte 0xe9 is not UTF-8 (the file looks like Latin-1 or Windows-1252): "
+        "save it as UTF-8\n")
+
+
+def test_utf16_without_a_bom_is_refused(tmp_path):
+    path = tmp_path / "acflow.yaml"
+    path.write_bytes(BASE.encode("utf-16-le"))
+    result = acflow_cmd("validate", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.endswith("the file looks like UTF-16 without a byte order mark; save it as UTF-8\n")
+
+
+@pytest.mark.parametrize("deep", ["flows: " + "[" * 100_000 + "]" * 100_000,
+                                  "flows:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 5000))])
+def test_yaml_nested_100000_deep_is_one_line(tmp_path, deep):
+    path = tmp_path / "acflow.yaml"
+    path.write_text(deep)
+    result = acflow_cmd("validate", "--config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Error: {path}:") and "nesting depth" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_duplicate_flow_names_are_refused_with_both_lines(tmp_path):
+    path = tmp_path / "acflow.yaml"
+    path.write_text(BASE + BASE.split("flows:\n", 1)[1])
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value) == (f"{path}:13: flows.deals: two flows are named 'deals' (lines 4 and 13): "
+                               "rename or remove one")
+
+
+def test_validate_reports_every_error_in_one_pass(tmp_path):
+    path = tmp_path / "acflow.yaml"
+    second = BASE.split("flows:\n", 1)[1].replace("  deals:", "  more_deals:")
+    path.write_text((BASE + second).replace("    filter:", "    fitler:"))  # schema mistakes, in both flows
+    result = acflow_cmd("validate", "--config", str(path))
+    assert (result.returncode, result.stderr) == (2, f"Error: {path}:9: flows.deals.fitler: unknown field "
+                                                     "'fitler'. Did you mean 'filter'?\n"
+                                                     f"Error: {path}:18: flows.more_deals.fitler: unknown field "
+                                                     "'fitler'. Did you mean 'filter'?\n")
+    path.write_text((BASE + second).replace("select: [id, title", "select: [id, titel", 1)
+                    .replace("to: out/deals.csv", "to: out/deals.txt", 2))  # mistakes the catalog finds
+    result = acflow_cmd("validate", "--config", str(path))
+    assert result.returncode == 2
+    assert [line.split(": ", 3)[1:3] for line in result.stderr.splitlines()] == [
+        [f"{path}:10", "flows.deals.select[1]"], [f"{path}:12", "flows.deals.to"],
+        [f"{path}:21", "flows.more_deals.to"]], result.stderr
+
+
+def test_an_error_quotes_a_huge_formula_by_a_prefix(tmp_path):
+    path = tmp_path / "acflow.yaml"
+    formula = "valeu" + " + 1" * 1_000_000  # 4 MB
+    path.write_text(BASE.replace("value / 100.0", formula))
+    result = acflow_cmd("validate", "--config", str(path))
+    assert result.returncode == 2
+    assert len(result.stderr) < 2500 and result.stderr.count("\n") == 1
+    assert f"{path}:8: flows.deals.formulas.dollars: formula 'valeu + 1 + 1" in result.stderr
+    assert "4,000,005 characters" in result.stderr

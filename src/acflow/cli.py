@@ -26,6 +26,7 @@ try:  # Ctrl-C while the command starts: one line, not a traceback of whatever w
 
     import typer
     from rich.console import Console
+    from rich.markup import escape
     from typer.core import TyperGroup
 
     from . import __version__
@@ -122,6 +123,9 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait fo
                                            "attempts x timeout + (attempts - 1) x 30 s at most, about 12 min with "
                                            "the defaults.")]
 RateOpt = Annotated[float, typer.Option("--rate-limit", help="Requests per second the account allows.")]
+ZoneOpt = Annotated[str | None, typer.Option(
+    "--account-timezone", help="The account's time zone (IANA, e.g. America/Chicago) for the naive times "
+    "ActiveCampaign sends; by default learnt from the offsets of the account's own dates.", show_default=False)]
 AttemptsOpt = Annotated[int, typer.Option("--attempts", min=1, help="Tries per request before giving up "
                                            "(--timeout says how long that takes at most).")]
 FullOpt = Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed (finds "
@@ -152,12 +156,16 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
 
-def _fail(message: str, code: int, as_json: bool) -> typer.Exit:
+def _fail(exc: AcflowError, as_json: bool) -> typer.Exit:
+    """One line per error (ConfigErrors holds every mistake of a file), or one JSON object."""
+    lines = getattr(exc, "errors", None) or [shorten(str(exc))]
     if as_json:
-        print(json.dumps({"ok": False, "error": message, "exit_code": code}))
+        extra = {"errors": lines} if len(lines) > 1 else {}
+        print(json.dumps({"ok": False, "error": "\n".join(lines), "exit_code": exc.exit_code, **extra}))
     else:
-        err.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True, markup=True)
-    return typer.Exit(code)
+        for line in lines:
+            err.print(f"[red]Error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
 
 
 class _StartupInterrupt(BaseException):
@@ -178,7 +186,7 @@ def handles_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except AcflowError as exc:
-            raise _fail(shorten(str(exc)), exc.exit_code, as_json) from None
+            raise _fail(exc, as_json) from None
         except KeyboardInterrupt:
             terminated = signal.SIGTERM in _stopped_by
             code = 143 if terminated else 130
@@ -232,6 +240,7 @@ def sync_cmd(
     api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_MIRROR,
     as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
     rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8, full: FullOpt = False, full_every: FullEveryOpt = "7d",
+    account_timezone: ZoneOpt = None,
 ) -> None:
     """Copy the chosen entities into the local mirror: everything the first time, then only what changed.
 
@@ -242,7 +251,7 @@ def sync_cmd(
     from .sync import sync
 
     _logging(verbose)
-    account = Account.resolve(api_url, api_key, rate_limit)
+    account = Account.resolve(api_url, api_key, rate_limit, account_timezone)
     every = _duration(full_every)
     with progress_bars(err, enabled=not as_json) as on_progress:
         summary = sync(entities, account=account, mirror=mirror, timeout=timeout, attempts=attempts,
@@ -262,6 +271,7 @@ def export_cmd(
     api_url: ApiUrl = None, api_key: ApiKey = None, mirror: MirrorOpt = DEFAULT_MIRROR,
     as_json: JsonOpt = False, verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0,
     rate_limit: RateOpt = 5.0, attempts: AttemptsOpt = 8, full: FullOpt = False, full_every: FullEveryOpt = "7d",
+    account_timezone: ZoneOpt = None,
     no_bom: Annotated[bool, typer.Option("--no-bom", help="CSV without the UTF-8 byte order mark Excel wants.")]
     = False,
     keep_formulas: Annotated[bool, typer.Option("--keep-formulas", help="Leave text starting with = + - @ as "
@@ -278,7 +288,7 @@ def export_cmd(
     from .export import export
 
     _logging(verbose)
-    account = Account.resolve(api_url, api_key, rate_limit)
+    account = Account.resolve(api_url, api_key, rate_limit, account_timezone)
     every = _duration(full_every)
     with progress_bars(err, enabled=not as_json) as on_progress:
         summary = export(entity, to, mode=mode, account=account, raw=raw, mirror=mirror, timeout=timeout,

@@ -9,6 +9,7 @@ what to write instead.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import os
 import re
@@ -20,9 +21,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .account import Account
-from .errors import ConfigError
+from .errors import ConfigError, ConfigErrors, quoted
 
 DEFAULT_CONFIG = Path("acflow.yaml")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 4x faster, and refuses nesting past 1,000
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 Loc = tuple[str | int, ...]
 
@@ -42,6 +44,16 @@ class AccountSpec(_Strict):
     url_env: str | None = None
     key_env: str
     rate_limit: float = Field(5.0, gt=0)
+    timezone: str | None = None  # the account's zone; by default learnt from its dates (zones.py)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        from .zones import valid
+        if zone is not None and not valid(zone):
+            raise ValueError(f"unknown time zone {zone[:60]!r}: write an IANA name like America/Chicago "
+                             "(the zone of the account's dates), or leave timezone: out to learn it from them")
+        return zone
 
     @model_validator(mode="after")
     def _one_url(self) -> AccountSpec:
@@ -183,7 +195,10 @@ class Config:
             return list(self.flows)
         for name in wanted:
             if name not in self.flows:
-                raise ConfigError(f"{self.path}: no flow named {name!r}.{_hint(name, self.flows)}")
+                names = list(self.flows)
+                listed = ", ".join(names[:20]) + (f", ... ({len(names):,} flows)" if len(names) > 20 else "")
+                raise ConfigError(f"{self.path}: no flow named {quoted(name)}.{_hint(name, self.flows)} "
+                                  f"Flows: {listed or 'none'}")
         return list(dict.fromkeys(wanted))
 
     def account_names(self, flow: str, seen: tuple[str, ...] = ()) -> list[str]:
@@ -214,9 +229,10 @@ class Config:
             raise self.error((*loc, "key_env"), f"environment variable {spec.key_env} is not set: "
                              f"export {spec.key_env}=... (the key from Settings > Developer)")
         try:
-            return Account(url or "", key, spec.rate_limit)
+            return Account(url or "", key, spec.rate_limit, spec.timezone)
         except ConfigError as exc:
-            raise self.error((*loc, "url" if spec.url else "url_env"), str(exc)) from None
+            where = "timezone" if "time zone" in str(exc) else "url" if spec.url else "url_env"
+            raise self.error((*loc, where), str(exc)) from None
 
 
 def dotted(loc: Loc) -> str:
@@ -296,62 +312,133 @@ def _message(error: dict[str, Any]) -> tuple[Loc, str]:
     return loc, msg
 
 
-def load(path: str | Path = DEFAULT_CONFIG) -> Config:
-    """Read and schema-check acflow.yaml; the checks that need the catalog are in `validate`."""
-    path = Path(path)
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8 (a BOM allowed) or UTF-16/32 with a BOM; anything else is refused by name."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path} not found: write one with `acflow init`, or pass --config PATH") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError:
+                raise ConfigError(f"{path}: starts as {encoding.upper()} but is not: save it as UTF-8") from None
+    if b"\x00" in raw:
+        line = raw[:raw.index(b"\x00")].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: NUL bytes: the file looks like UTF-16 without a byte order mark; "
+                          "save it as UTF-8")
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: byte 0x{raw[exc.start]:02x} is not UTF-8 (the file looks like Latin-1 "
+                          "or Windows-1252): save it as UTF-8") from None
+
+
+def _parse(path: Path, text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (lines for messages) and the data built from it: one parse, by libyaml when present."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        return root, (yaml.SafeLoader("").construct_document(root) if root is not None else None)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}:{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply; acflow.yaml needs a few levels") from None
+
+
+def _duplicates(config: Config) -> list[str]:
+    """A key written twice in one mapping (YAML keeps the last silently): each with both lines."""
+    found = []
+    stack: list[tuple[yaml.Node, Loc]] = [(config.root, ())] if config.root is not None else []
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                line = key.start_mark.line + 1
+                if name in seen:
+                    what = ("two flows are named" if loc == ("flows",) else
+                            "two accounts are named" if loc == ("accounts",) else "the key is written twice:")
+                    found.append(f"{config.path}:{line}: {dotted((*loc, name))}: {what} {quoted(name)} "
+                                 f"(lines {seen[name]} and {line}): rename or remove one")
+                else:
+                    seen[name] = line
+                stack.append((value, (*loc, name)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
+    return sorted(found, key=_line_order)
+
+
+def _line_order(message: str) -> int:
+    parts = message.split(":", 2)
+    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
+
+
+def load(path: str | Path = DEFAULT_CONFIG) -> Config:
+    """Read and schema-check acflow.yaml; the checks that need the catalog are in `validate`.
+
+    Every mistake the schema can see is reported at once (ConfigErrors), each on its own line.
+    """
+    path = Path(path)
+    root, data = _parse(path, _read_text(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with accounts: and flows:")
     config = Config(path, ConfigSpec.model_construct(flows={}), root)
+    errors = _duplicates(config)
     try:
         config.spec = ConfigSpec.model_validate(data)
     except ValidationError as exc:
-        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")  # a typo explains a missing
-        loc, msg = _message(errors[0])
-        raise config.error(loc, msg) from None
-    _check_names(config)
+        found = [_message(e) for e in exc.errors()]
+        typos = {loc[:-1] for (loc, _), e in zip(found, exc.errors(), strict=True) if e["type"] == "extra_forbidden"}
+        for (loc, msg), e in zip(found, exc.errors(), strict=True):
+            if e["type"] == "missing" and loc[:-1] in typos:
+                continue  # the typo next to it explains it
+            errors.append(str(config.error(loc, msg)))
+        raise ConfigErrors(sorted(dict.fromkeys(errors), key=_line_order)) from None
+    errors += _check_names(config)
+    if errors:
+        raise ConfigErrors(errors)
     return config
 
 
-def _check_names(config: Config) -> None:
+def _check_names(config: Config) -> list[str]:
+    """Names and references the schema cannot check, each mistake once."""
     spec = config.spec
+    errors: list[str] = []
+
+    def add(loc: Loc, message: str) -> None:
+        errors.append(str(config.error(loc, message)))
+
     for name in spec.flows:
         if not NAME.match(name):
-            raise config.error(("flows", name), f"flow name {name!r} must be letters, digits, _ or -, "
-                               "starting with a letter")
+            add(("flows", name), f"flow name {quoted(name)} must be letters, digits, _ or -, starting with a letter")
     for name in spec.accounts:
         if not NAME.match(name):
-            raise config.error(("accounts", name), f"account name {name!r} must be letters, digits, _ or -")
+            add(("accounts", name), f"account name {quoted(name)} must be letters, digits, _ or -")
     for name, flow in spec.flows.items():
         loc: Loc = ("flows", name, "source")
         src = flow.source
         if src.flow is not None:
             if src.flow not in spec.flows:
-                raise config.error((*loc, "flow"), f"no flow named {src.flow!r}.{_hint(src.flow, spec.flows)}")
+                add((*loc, "flow"), f"no flow named {quoted(src.flow)}.{_hint(src.flow, spec.flows)}")
             continue
         for i, acct in enumerate(src.accounts or ([src.account] if src.account else [])):
             if acct not in spec.accounts:
                 where = (*loc, "accounts", i) if src.accounts else (*loc, "account")
                 known = ", ".join(spec.accounts) or "none yet: add an accounts: section"
-                raise config.error(where, f"no account named {acct!r}.{_hint(acct, spec.accounts)} "
-                                   f"Accounts: {known}")
+                add(where, f"no account named {quoted(acct)}.{_hint(acct, spec.accounts)} Accounts: {known}")
         if not src.account and not src.accounts:
             if not spec.accounts:
-                raise config.error(("flows", name, "source"), "no account to read from: add an accounts: "
-                                   "section (name, url, key_env)")
-            if len(spec.accounts) > 1:
-                raise config.error(loc, f"several accounts are configured: write account: NAME "
-                                   f"(one of {', '.join(spec.accounts)}) or accounts: [...]")
+                add(loc, "no account to read from: add an accounts: section (name, url, key_env)")
+            elif len(spec.accounts) > 1:
+                add(loc, f"several accounts are configured: write account: NAME (one of {', '.join(spec.accounts)}) "
+                    "or accounts: [...]")
+    return errors

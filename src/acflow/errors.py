@@ -2,6 +2,7 @@
 
     AcflowError (1)            a run failed; the message names what and where
     ├── ConfigError (2)        bad usage, configuration, URL or destination URI
+    │   └── ConfigErrors (2)   several of them, found in one pass (one line each)
     ├── KeyRefused (3)         the account refused the API key
     ├── NotActiveCampaign (2)  the URL answers, but not as an ActiveCampaign API
     ├── ApiError (1)           the API kept failing, or answered a 4xx we cannot fix by retrying
@@ -56,6 +57,14 @@ class AcflowError(Exception):
 
 class ConfigError(AcflowError):
     exit_code = 2
+
+
+class ConfigErrors(ConfigError):
+    """Several mistakes found in one pass (acflow validate shows them all); one line each."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = [shorten(e) for e in errors]
+        Exception.__init__(self, "\n".join(self.errors))  # each line shortened, not the whole
 
 
 class KeyRefused(AcflowError):
