@@ -12,6 +12,7 @@ from acflow.columns import BatchBuilder
 from acflow.paging import Page
 
 RECORDED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "recorded-payloads"
+pytestmark = pytest.mark.needs_shared  # skipped from a clone alone; run (and failing) under CI
 FILES = sorted(p for p in RECORDED.glob("*/*.json") if find(p.parent.name))
 
 
