@@ -18,6 +18,9 @@ try:  # Ctrl-C while the command starts: one line, not a traceback of whatever w
     import functools
     import json
     import logging
+    import os
+    import shlex
+    import shutil
     import signal
     from collections.abc import Callable
     from datetime import timedelta
@@ -533,14 +536,47 @@ def demo_cmd(
         for f in result.run.flows:
             if f.error:
                 err.print(f"[red]Error:[/red] {f.flow}: {f.error}", highlight=False, soft_wrap=True)
-        out.print(f"\nThe flows are in {result.config}; edit it and run: acflow run --config {result.config}",
-                  highlight=False, soft_wrap=True)
         out.print(f"Rate-limit use: {result.rate_use:.2f} of the sandbox's {result.rate_limit:g} "
                   f"requests/s, {result.rate_limited} answers 429.")
-        out.print("Try: duckdb " + str(directory / "out" / "acflow.duckdb")
-                  + " \"SELECT status_label, count(*) FROM deals_with_contacts GROUP BY 1\"", soft_wrap=True)
+        for line in _demo_hints(directory, result):
+            out.print(line, highlight=False, soft_wrap=True, markup=False)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _short(path: str) -> str:
+    """A path as short as it is unambiguous from here: relative under the current folder."""
+    relative = os.path.relpath(path)
+    if relative.startswith(".."):
+        return path
+    return relative if os.sep in relative else os.path.join(".", relative)
+
+
+def _me() -> str:
+    """How to call acflow again as the user just did: `acflow` when that is on PATH, else its path."""
+    argv0 = sys.argv[0]
+    if Path(argv0).name == "acflow":
+        found = shutil.which("acflow")
+        if found and os.path.exists(argv0) and os.path.samefile(found, argv0):
+            return "acflow"
+        return _short(argv0)
+    return f"{_short(sys.executable)} -m acflow.cli"
+
+
+def _demo_hints(directory: Path, result: Any) -> list[str]:
+    """Commands that work as printed in a fresh shell: no sandbox, account or duckdb CLI needed."""
+    again = f"{_me()} demo" + ("" if directory == Path("acflow-demo") else f" --dir {shlex.quote(str(directory))}")
+    lines = [""]
+    if result.kept_config:
+        lines.append(f"Your edited {result.config} was used as it is (acflow demo never overwrites it).")
+    lines += [f"The flows are in {result.config}. Edit it, then run them again (your edits are kept):",
+              f"  $ {again}"]
+    database = directory / "out" / "acflow.duckdb"
+    if any(f.flow == "deals_with_contacts" and f.status == "ok" for f in result.run.flows) and database.exists():
+        code = (f'import duckdb; duckdb.connect("{database}", read_only=True).sql("SELECT status_label, count(*) '
+                'AS deals FROM deals_with_contacts GROUP BY 1 ORDER BY 1").show()')
+        lines += ["Look at a result (DuckDB, from Python):", f"  $ {_short(sys.executable)} -c {shlex.quote(code)}"]
+    return lines
 
 
 def main() -> None:

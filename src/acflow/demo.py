@@ -22,6 +22,7 @@ class DemoResult:
     sync: SyncSummary
     run: RunSummary
     config: str = ""
+    kept_config: bool = False  # the user's edited acflow.yaml was used, not rewritten
     files: dict[str, int] = field(default_factory=dict)  # destination -> rows
     rate_limit: float = DEMO_RATE_LIMIT
     rate_limited: int = 0
@@ -45,10 +46,15 @@ class DemoResult:
 
 def run_demo(directory: Path, *, contacts: int = 2000,
              on_progress: ProgressCallback | None = None) -> DemoResult:
-    """Write the starter acflow.yaml into `directory` and run all its flows against the sandbox."""
+    """Run the flows of `directory`/acflow.yaml against the sandbox, writing the starter file first.
+
+    A file the user edited is kept and run as it is: `acflow demo` again is how to try an edit.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "acflow.yaml"
-    config.write_text(STARTER, encoding="utf-8")
+    kept = config.exists() and config.read_bytes() != STARTER.encode("utf-8")
+    if not kept:
+        config.write_text(STARTER, encoding="utf-8")
     mirror_path = directory / ".acflow" / "mirror.duckdb"
     mirror_path.unlink(missing_ok=True)  # the sandbox's port differs each run: start clean
     sizes = {"contacts": contacts, "deals": max(1, contacts // 4)}
@@ -56,7 +62,7 @@ def run_demo(directory: Path, *, contacts: int = 2000,
                  latency_ms=DEMO_LATENCY_MS) as sandbox:
         account = Account(sandbox.url, sandbox.admin_key, DEMO_RATE_LIMIT)
         summary = run(config=config, accounts={"main": account}, mirror=mirror_path, on_progress=on_progress)
-        result = DemoResult(summary.syncs[0], summary, str(config),
+        result = DemoResult(summary.syncs[0], summary, str(config), kept,
                             rate_limited=int(sandbox.stats().get("rate_limited", 0)))
     for f in summary.flows:
         result.files[f.destination] = f.rows
