@@ -9,16 +9,22 @@ fails, what the destination held before is untouched.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
+import signal
+import socket
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import duckdb
+import filelock
 
 from .errors import ConfigError, DestinationError
 from .mirror import Mirror, quote
@@ -31,6 +37,8 @@ EXTRACTED_AT = "_extracted_at"  # added by append mode: when the rows were fetch
 LATER = {"postgresql": "postgresql://", "postgres": "postgresql://", "mysql": "mysql://"}
 SUPPORTED = ".csv, .jsonl, .parquet, .xlsx files, duckdb:///path.duckdb and sqlite:///path.db"
 DATABASES = ("duckdb", "sqlite")
+LOCK_TIMEOUT = 600.0  # seconds a writer waits for another writer of the same file
+MARK = ".acflow-"  # in the name of every temporary file or folder acflow makes beside a target
 
 
 @dataclass(frozen=True)
@@ -149,26 +157,188 @@ _PLAIN = {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UIN
 def _copy_options(kind: str, header: bool = True, delimiter: str = ",") -> str:
     sep = delimiter.replace("'", "''")
     return {
-        "csv": f"(FORMAT CSV, HEADER {str(header).upper()}, DELIMITER '{sep}')",
-        "jsonl": "(FORMAT JSON)",
-        "parquet": "(FORMAT PARQUET, COMPRESSION ZSTD)",
+        # USE_TMP_FILE false: we write to a temporary file of our own already; DuckDB's own
+        # (tmp_NAME) would be left behind by a kill, under a name no cleanup knows
+        "csv": f"(FORMAT CSV, HEADER {str(header).upper()}, DELIMITER '{sep}', USE_TMP_FILE false)",
+        "jsonl": "(FORMAT JSON, USE_TMP_FILE false)",
+        "parquet": "(FORMAT PARQUET, COMPRESSION ZSTD, USE_TMP_FILE false)",
     }[kind]
 
 
+def lock_path(target: Path) -> Path:
+    """The lock file writers of `target` meet at (kept: removing it would let two writers in)."""
+    return target.parent / f".{target.name}{MARK}lock"
+
+
 @contextlib.contextmanager
-def _temp_beside(target: Path, suffix: str):
-    """A temporary path in the target's folder (same file system, so os.replace is atomic)."""
+def locked(target: Path) -> Iterator[None]:
+    """Only one writer of `target` at a time, across processes: an append reads the file and
+    moves a longer one over it, so two at once kept only one's rows. An OS lock (flock, through
+    the filelock library, which also works on Windows) dies with its process, so a kill never
+    leaves the file locked. Also removes what killed writers left beside the target."""
+    path = lock_path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        lock = filelock.FileLock(path, timeout=LOCK_TIMEOUT)
+        lock.acquire()
+    except filelock.Timeout:
+        raise DestinationError(
+            f"cannot write {target}: another acflow process has been writing it for {LOCK_TIMEOUT:g} s "
+            f"(lock {path}); run again when it is done; the file is unchanged") from None
     except OSError as exc:
-        raise DestinationError(f"cannot write {target}: {exc.strerror}; the destination is unchanged") from None
+        raise DestinationError(f"cannot write {target}: {_why(exc)}; the destination is unchanged") from None
+    try:
+        remove_stale(target)
+        yield
+    finally:
+        lock.release()
+
+
+def _owner_gone(name: str, mtime: float) -> bool:
+    """Whether the process named in a temporary file's name (…acflow-PID-…) has ended: the
+    process is gone, or its PID now belongs to a process started after the file was written."""
+    match = re.search(re.escape(MARK) + r"(\d+)-", name)
+    if match is None:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's process
+        pass
+    started = _started(pid)
+    return started is not None and started > mtime + 1
+
+
+def _started(pid: int) -> float | None:
+    """When a process started (Linux /proc), or None where that cannot be told."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def remove_stale(target: Path) -> None:
+    """Temporary files and folders a killed acflow left beside `target` (a 6.5 MB partial CSV,
+    xlsxwriter's sheets of contact e-mails): ours by name, and their process gone."""
+    try:
+        entries = list(target.parent.glob(f".{glob_escape(target.name)}{MARK}*"))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry == lock_path(target) or not _owner_gone(entry.name, entry.lstat().st_mtime):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            continue  # another writer's cleanup got there first
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}{MARK}{os.getpid()}-"
+
+
+@contextlib.contextmanager
+def _temp_beside(target: Path, suffix: str) -> Iterator[Path]:
+    """A temporary path in the target's folder (same file system, so os.replace is atomic),
+    named so that the next write removes it if this process is killed."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=suffix, dir=target.parent)
+    except OSError as exc:
+        raise DestinationError(f"cannot write {target}: {_why(exc)}; the destination is unchanged") from None
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def temp_dir_for(target: Path) -> Iterator[Path]:
+    """A folder for a writer's own temporary files (xlsxwriter's `tmpdir`), beside `target`:
+    never the shared /tmp, where a kill left 235 MB of contact e-mails; removed afterwards,
+    and by the next writer of `target` if this process is killed."""
+    remove_stale(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".d", dir=target.parent))
+    except OSError as exc:
+        raise DestinationError(f"cannot write {target}: {_why(exc)}; the destination is unchanged") from None
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _why(exc: BaseException) -> str:
+    """The cause of a failed write in a few words: a full disk is said so, whatever the layer
+    (DuckDB's IO Error text, SQLite's "database or disk is full", an OSError's errno)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if code == errno.ENOSPC or "no space left on device" in text.lower() or "database or disk is full" in text:
+        return "no space left on device"
+    if code == errno.EFBIG or "file too large" in text.lower():
+        return "file too large (a file size limit was reached)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return re.sub(r"^[A-Za-z ]*Error: ", "", text)
+
+
+def run_interruptibly(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> None:
+    """Run one long statement so that Ctrl-C stops it: DuckDB's Python client does not look at
+    signals while a statement runs (a COPY went on to its end, then was thrown away). Python's
+    signal handler writes the signal's number to a wakeup socket at once, even while this thread
+    is inside DuckDB; a watcher thread reads it and interrupts the statement."""
+    if threading.current_thread() is not threading.main_thread():
+        con.execute(sql, params or [])  # only the main thread gets signals
+        return
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    try:
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main interpreter
+        reader.close()
+        writer.close()
+        con.execute(sql, params or [])
+        return
+    stops = {int(signal.SIGINT), int(getattr(signal, "SIGTERM", signal.SIGINT))}
+    interrupted = threading.Event()
+
+    def watch() -> None:
+        while data := reader.recv(64):
+            if stops & set(data):
+                interrupted.set()
+                con.interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="acflow-ctrl-c", daemon=True)
+    watcher.start()
+    try:
+        con.execute(sql, params or [])
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None
+    finally:
+        signal.set_wakeup_fd(previous)
+        writer.close()  # the watcher's recv returns b""
+        watcher.join()
+        reader.close()
+    if interrupted.is_set():  # the signal came as the statement ended
+        raise KeyboardInterrupt
 
 
 def _sql_path(path: Path) -> str:
@@ -215,11 +385,11 @@ def write(mirror: Mirror, query: str, dest: Destination, mode: str,
                 _write_sqlite(con, _select_for(con, query, "sqlite"), dest, mode, gone)
             else:
                 select = _select_for(con, query, dest.kind, json_columns, options.neutralize)
-                _write_file(con, select, dest, mode, options)
+                with locked(dest.path):  # one writer of a file at a time
+                    _write_file(con, select, dest, mode, options)
         except duckdb.Error as exc:
-            raise DestinationError(
-                f"cannot write {dest.describe()}: {str(exc).splitlines()[0]}; the destination is unchanged"
-            ) from None
+            raise DestinationError(f"cannot write {dest.describe()}: {_why(exc)}; the destination is unchanged"
+                                   ) from None
     return rows
 
 
@@ -231,8 +401,8 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, 
     sep = options.delimiter
     with _temp_beside(target, ".tmp") as tmp:
         if appending and dest.kind == "parquet":
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet(?) UNION ALL BY NAME {select}) TO {_sql_path(tmp)} "
+            run_interruptibly(
+                con, f"COPY (SELECT * FROM read_parquet(?) UNION ALL BY NAME {select}) TO {_sql_path(tmp)} "
                 f"{_copy_options('parquet')}", [str(target)]
             )
         elif appending:
@@ -250,28 +420,31 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, dest: Destination, 
                     "write to a new file or use --mode replace; the file is unchanged"
                 )
             with _temp_beside(target, ".part") as part:
-                con.execute(f"COPY ({select}) TO {_sql_path(part)} {_copy_options(dest.kind, False, sep)}")
+                run_interruptibly(con, f"COPY ({select}) TO {_sql_path(part)} {_copy_options(dest.kind, False, sep)}")
                 try:
                     shutil.copyfile(target, tmp)
-                    with tmp.open("ab+") as out, part.open("rb") as src:
-                        if out.tell() and (out.seek(-1, os.SEEK_END) or out.read(1) != b"\n"):
-                            out.write(b"\n")  # a file saved without a final line break
+                    with tmp.open("rb+") as out, part.open("rb") as src:
+                        if out.seek(0, os.SEEK_END):
+                            out.seek(-1, os.SEEK_END)
+                            if out.read(1) != b"\n":
+                                out.write(b"\n")  # a file saved without a final line break
                         shutil.copyfileobj(src, out)
                 except OSError as exc:
-                    raise DestinationError(f"cannot append to {target}: {exc.strerror}; it is unchanged") from None
+                    raise DestinationError(f"cannot append to {target}: {_why(exc)}; it is unchanged") from None
         elif dest.kind == "csv" and options.bom:
             with _temp_beside(target, ".part") as part:
-                con.execute(f"COPY ({select}) TO {_sql_path(part)} {_copy_options('csv', options.header, sep)}")
+                run_interruptibly(con, f"COPY ({select}) TO {_sql_path(part)} "
+                                       f"{_copy_options('csv', options.header, sep)}")
                 try:
                     with tmp.open("wb") as out, part.open("rb") as src:
                         out.write(b"\xef\xbb\xbf")
                         shutil.copyfileobj(src, out)
                 except OSError as exc:
-                    raise DestinationError(f"cannot write {target}: {exc.strerror}; it is unchanged") from None
+                    raise DestinationError(f"cannot write {target}: {_why(exc)}; it is unchanged") from None
         elif dest.kind == "csv":
-            con.execute(f"COPY ({select}) TO {_sql_path(tmp)} {_copy_options('csv', options.header, sep)}")
+            run_interruptibly(con, f"COPY ({select}) TO {_sql_path(tmp)} {_copy_options('csv', options.header, sep)}")
         else:
-            con.execute(f"COPY ({select}) TO {_sql_path(tmp)} {_copy_options(dest.kind)}")
+            run_interruptibly(con, f"COPY ({select}) TO {_sql_path(tmp)} {_copy_options(dest.kind)}")
         _move_into_place(tmp, target)
 
 
@@ -280,7 +453,7 @@ def _move_into_place(tmp: Path, target: Path) -> None:
         _copy_mode(target, tmp)
         os.replace(tmp, target)
     except OSError as exc:
-        raise DestinationError(f"cannot replace {target}: {exc.strerror}; it is unchanged") from None
+        raise DestinationError(f"cannot replace {target}: {_why(exc)}; it is unchanged") from None
 
 
 _SQLITE_TYPES = {"BIGINT": "INTEGER", "INTEGER": "INTEGER", "SMALLINT": "INTEGER", "TINYINT": "INTEGER",
