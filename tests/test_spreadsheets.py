@@ -186,3 +186,17 @@ def test_exports_are_ordered_by_id(sandbox, account, tmp_path):
     ids = [int(r[0]) for r in read_csv(tmp_path / "c.csv")[1:]]
     cells = [r[0].value for r in sheet_rows(tmp_path / "c.xlsx", "contacts")[1:]]
     assert ids == sorted(ids) == cells and len(ids) == len(sandbox.snapshot("contacts"))
+
+
+def test_xlsx_scratch_files_stay_beside_the_workbook(tmp_path, monkeypatch):
+    """xlsxwriter's constant-memory files go to a folder beside the target, never the shared /tmp
+    (here made unusable), and nothing is left behind."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmp"))
+    out = tmp_path / "out"
+    out.mkdir()
+    with Mirror(tmp_path / "m.duckdb") as mirror:
+        write_workbook(mirror, out / "r.xlsx", [Sheet("r", "SELECT range AS id FROM range(3)")])
+    assert [c.value for c in openpyxl.load_workbook(out / "r.xlsx")["r"]["A"]] == ["id", 0, 1, 2]
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith("lock")) == ["r.xlsx"]

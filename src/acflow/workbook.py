@@ -113,14 +113,15 @@ def write_workbook(mirror: Mirror, path: Path, sheets: Sequence[Sheet | tuple[An
     import xlsxwriter
 
     # destinations re-exports this writer, so its helpers are imported when it runs
-    from .destinations import WriteOptions, _move_into_place, _temp_beside, check_sheet
+    from .destinations import WriteOptions, _move_into_place, _temp_beside, _why, check_sheet, locked, temp_dir_for
 
     options = options or WriteOptions()
     counts: list[int] = []
-    with _temp_beside(path, ".xlsx") as tmp, mirror.cursor() as con:
+    # one writer of the file at a time; xlsxwriter's own temporary files beside it, not in /tmp
+    with locked(path), temp_dir_for(path) as scratch, _temp_beside(path, ".xlsx") as tmp, mirror.cursor() as con:
         book = xlsxwriter.Workbook(str(tmp), {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False, "nan_inf_to_errors": True,
+            "strings_to_numbers": False, "nan_inf_to_errors": True, "tmpdir": str(scratch),
         })
         formats: dict[str, Any] = {}
 
@@ -136,10 +137,8 @@ def write_workbook(mirror: Mirror, path: Path, sheets: Sequence[Sheet | tuple[An
                 counts.append(_write_sheet(con, book.add_worksheet(name), fmt, query, zone, options.header,
                                            f"{path} (sheet {name})"))
             book.close()
-        except duckdb.Error as exc:
-            raise DestinationError(f"cannot write {path}: {str(exc).splitlines()[0]}; it is unchanged") from None
-        except OSError as exc:
-            raise DestinationError(f"cannot write {path}: {exc.strerror}; it is unchanged") from None
+        except (duckdb.Error, OSError) as exc:
+            raise DestinationError(f"cannot write {path}: {_why(exc)}; it is unchanged") from None
         _move_into_place(tmp, path)
     return counts
 
