@@ -20,8 +20,6 @@ def held_mirror(tmp_path):
     holder.wait()
 
 
-@pytest.mark.xfail(strict=True, reason="mirror.py raises ConfigError (exit 2) for a held lock; errors.MirrorBusy "
-                   "(exit 1) is waiting for it")
 def test_a_mirror_held_by_another_process_exits_1_with_one_line(sandbox, held_mirror):
     result = acflow_cmd("sync", "lists", "--mirror", str(held_mirror), "--api-url", sandbox.url, "--api-key",
                         sandbox.admin_key)

@@ -15,6 +15,7 @@ so destinations can take only what changed since they last published.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import logging
 import re
@@ -30,7 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .errors import ConfigError
+from .errors import AcflowError, ConfigError, MirrorBusy
 
 log = logging.getLogger("acflow")
 
@@ -44,6 +45,9 @@ FORMAT = 3  # bump when the layout changes; an older mirror is rebuilt (it is a 
 SEQ = "_acflow_seq"  # the load that last changed the row
 DELETED_AT = "_acflow_deleted_at"  # when a full fetch found the row gone from the API
 INTERNAL = (SEQ, DELETED_AT)
+# format n -> SQL that brings a mirror of layout n to n + 1 in place; without one it is rebuilt
+MIGRATIONS: dict[int, str] = {}
+_HEADERS = 3 * 4096  # a DuckDB file's main header and its two database headers, before the blocks
 
 _SETUP = f"""
 CREATE SCHEMA IF NOT EXISTS {META};
@@ -99,35 +103,135 @@ class Mirror:
 
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
+        # DuckDB's spill files (big merges, sorts) in the mirror's folder, never a shared /tmp
+        self.spill = self.path.parent / f"{self.path.name}.tmp"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            why = "is in use by another acflow process" if "lock" in str(exc).lower() else "cannot be opened"
-            raise ConfigError(f"mirror {self.path} {why}: {str(exc).splitlines()[0]}") from None
         except OSError as exc:
             raise ConfigError(f"mirror {self.path} cannot be created: {exc.strerror}") from None
+        try:
+            self.con = duckdb.connect(str(self.path), config={"temp_directory": str(self.spill)})
+        except duckdb.Error as exc:
+            raise self._unusable(exc) from None
+        self._remove_spill()
         self.lock = threading.RLock()
         self._frugal = 0  # syncs inside frugal() (acflow run syncs accounts at once): merges switch limits
-        self.con.execute("SET TimeZone = 'UTC'")
-        self._setup()
-        self._drop_leftover_loads()
+        try:
+            self._check_length()
+            self.con.execute("SET TimeZone = 'UTC'")
+            self._setup()
+            self._drop_leftover_loads()
+        except duckdb.Error as exc:
+            self.con.close()
+            raise self._unusable(exc) from None
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _unusable(self, exc: duckdb.Error) -> AcflowError:
+        """One line for a mirror that cannot be opened: held by another process, on a full disk,
+        damaged (it is a cache: deleting it costs a full download), or otherwise unreadable."""
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        low = text.lower()
+        if "could not set lock" in low or "conflicting lock" in low:
+            pid = re.search(r"\(PID (\d+)\)", text)
+            who = f" (PID {pid.group(1)})" if pid else ""
+            return MirrorBusy(f"mirror {self.path} is in use by another acflow process{who}: "
+                              "wait for it to finish, or give this one another --mirror")
+        if "no space left on device" in low or getattr(exc, "errno", None) == errno.ENOSPC:
+            return AcflowError(f"mirror {self.path} cannot be written: no space left on device; free some space "
+                               "or give another --mirror; the mirror is unchanged")
+        damaged = {"not a valid duckdb database file": "not a DuckDB file",
+                   "could not read enough bytes": "the file is cut short", "checksum": "a checksum does not match",
+                   "corrupt": "corrupt", "serialization error": "unreadable", "internal error": "unreadable"}
+        why = next((v for k, v in damaged.items() if k in low), None)
+        if why is None:
+            return ConfigError(f"mirror {self.path} cannot be opened: {re.sub(r'^[A-Za-z ]*Error: ', '', text)}")
+        return self._damaged(why)
+
+    def _damaged(self, why: str) -> ConfigError:
+        wal = self._wal()
+        files = f"{self.path} and {wal}" if wal.exists() else str(self.path)
+        return ConfigError(f"mirror {self.path} is damaged ({why}); it is only a cache of the API's data: "
+                           f"delete {files} and the next sync fetches everything again")
+
+    def _wal(self) -> Path:
+        return self.path.with_name(self.path.name + ".wal")
+
+    def _check_length(self) -> None:
+        """A mirror file cut short (a full disk, a copy that stopped) opens, and fails only when a
+        missing block is read, deep in a sync: its length is checked against its blocks first.
+        With a write-ahead log beside it, blocks may still be on their way into the file."""
+        if self._wal().exists() and self._wal().stat().st_size:
+            return
+        size = self.con.execute("SELECT block_size FROM pragma_database_size() "
+                                "WHERE database_name = current_database()").fetchone()[0]
+        length = self.path.stat().st_size
+        last = -1  # the highest block a table's data is in (free blocks at the end are cut off by DuckDB)
+        for schema, table in self.con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                                              "WHERE database_name = current_database()").fetchall():
+            found = self.con.execute("SELECT max(block_id) FROM pragma_storage_info(?)",
+                                     [f"{quote(schema)}.{quote(table)}"]).fetchone()[0]
+            last = max(last, found if found is not None else -1)
+        if (length > _HEADERS and (length - _HEADERS) % size) or length < _HEADERS + (last + 1) * size:
+            raise self._damaged("the file is cut short")
+
+    def _remove_spill(self) -> None:
+        """Spill files a killed run left (DuckDB removes its own only when it closes): this
+        process holds the mirror's lock, so no one else is using them."""
+        if self.spill.is_dir():
+            for entry in self.spill.iterdir():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+    def _format(self) -> int | None:
+        """The layout of the mirror file: None for a new one, 0 for one older than `about`."""
+        tables = {t for (t,) in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ?",
+            [META]).fetchall()}
+        if "about" not in tables:
+            return 0 if tables else None
+        found = self.con.execute(f"SELECT max(format) FROM {META}.about").fetchone()[0]
+        return None if found is None and tables == {"about"} else int(found or 0)
 
     def _setup(self) -> None:
+        found = self._format()
+        if found is not None and found > FORMAT:
+            raise ConfigError(f"mirror {self.path} was written by a newer acflow (layout {found}; this one reads "
+                              f"layout {FORMAT}): upgrade acflow, or give this one another --mirror")
+        if found is not None and found < FORMAT:
+            self._upgrade(found)
         self.con.execute(_SETUP)
-        about = self.con.execute(f"SELECT format, mirror_id FROM {META}.about").fetchall()
-        if about and about[0][0] != FORMAT:
-            log.warning("mirror %s has an older layout; rebuilding it (the next sync fetches in full)", self.path)
-            schemas = self.con.execute(
-                "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE database_name = current_database()"
-            ).fetchall()
-            for (schema,) in schemas:
-                self.con.execute(f"DROP SCHEMA {quote(schema)} CASCADE")
-            self.con.execute(_SETUP)
-            about = []
-        if not about:
+        if not self.con.execute(f"SELECT count(*) FROM {META}.about").fetchone()[0]:
             self.con.execute(f"INSERT INTO {META}.about VALUES (?, ?)", [FORMAT, uuid.uuid4().hex])
         self.id = self.con.execute(f"SELECT mirror_id FROM {META}.about").fetchone()[0]
+
+    def _upgrade(self, found: int) -> None:
+        """An older layout: migrated in place where MIGRATIONS has every step, else rebuilt (it is a
+        cache; tables in `main`, DuckDB destinations written into the mirror file, are kept). One
+        transaction: a failure leaves the mirror as it was, and the next open tries again."""
+        steps = [MIGRATIONS.get(n) for n in range(found, FORMAT)]
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if found and all(steps):
+                for sql in steps:
+                    self.con.execute(sql)
+                self.con.execute(f"UPDATE {META}.about SET format = {FORMAT}")
+            else:
+                log.warning("mirror %s has an older layout; rebuilding it (the next sync fetches in full)",
+                            self.path)
+                schemas = self.con.execute(
+                    "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+                    "AND NOT internal AND schema_name <> 'main'").fetchall()
+                for (schema,) in schemas:
+                    self.con.execute(f"DROP SCHEMA {quote(schema)} CASCADE")
+                self.con.execute(_SETUP)
+                self.con.execute(f"INSERT INTO {META}.about VALUES (?, ?)", [FORMAT, uuid.uuid4().hex])
+            self.con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.con.close()
