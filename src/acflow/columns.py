@@ -8,9 +8,13 @@ for the rest of the run, with a warning, rather than losing the value.
 
 Unknown fields become columns up to MAX_NEW_COLUMNS per entity; past that (a
 server sending thousands of keys) the rest of each record is kept as one JSON
-object in EXTRA_FIELDS. Thousands of columns would cost memory in every layer
-(Arrow's reader, DuckDB's merges, xlsx) and break databases (PostgreSQL takes
-1,600 columns), while real entities have about 100 fields.
+object in EXTRA_FIELDS, up to EXTRA_BYTES of it per record. Thousands of columns
+would cost memory in every layer (Arrow's reader, DuckDB's merges, xlsx) and
+break databases (PostgreSQL takes 1,600 columns), while real entities have about
+100 fields; and DuckDB keeps longer strings out of line, where checkpointing
+thousands of them needs memory in proportion (6,000 values of 35 KB failed at a
+64 MB limit, 600,000 of 350 bytes did not). Fields past that are counted, named
+in the summary, and left out.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ log = logging.getLogger("acflow")
 DROPPED = frozenset({"links"})
 MAX_NEW_COLUMNS = 200  # unknown fields kept as columns of their own, per entity
 EXTRA_FIELDS = "_extra_fields"  # the unknown fields past that, as one JSON object per record
+EXTRA_BYTES = 3_000  # at most this much of it per record (see above)
 
 ARROW_TYPES: dict[ColType, pa.DataType] = {
     ColType.ID: pa.int64(),
@@ -203,6 +208,7 @@ class BatchBuilder:
         self.degraded: dict[str, str] = {}  # column -> why it is kept as text
         self.fallbacks = 0  # batches Arrow could not read exactly, typed from dicts instead
         self.overflow: set[str] = set()  # unknown fields past MAX_NEW_COLUMNS, kept in EXTRA_FIELDS
+        self.left_out = 0  # values of those past EXTRA_BYTES in their record, not kept
 
     def schema(self) -> pa.Schema:
         return pa.schema([(name, ARROW_TYPES[kind]) for name, kind in self.types.items()])
@@ -221,6 +227,21 @@ class BatchBuilder:
         self.types[name] = ColType.TEXT
         return True
 
+    def _extra(self, record: dict[str, Any]) -> str | None:
+        """The record's fields past MAX_NEW_COLUMNS as one JSON object of at most EXTRA_BYTES."""
+        parts: list[str] = []
+        size = 2
+        for name, value in record.items():
+            if name not in self.overflow:
+                continue
+            part = f"{dump_json(name)}:{dump_json(value)}"
+            if size + len(part) + 1 > EXTRA_BYTES:
+                self.left_out += 1
+                continue
+            parts.append(part)
+            size += len(part) + 1
+        return "{" + ",".join(parts) + "}" if parts else None
+
     def build(self, records: Sequence[dict[str, Any]]) -> pa.RecordBatch:
         """Records as dicts -> a typed batch (the exact path; build_pages is the fast one)."""
         for record in records:  # unknown fields are kept, as text, in order of appearance
@@ -230,15 +251,15 @@ class BatchBuilder:
         columns: dict[str, Values] = {name: [r.get(name) for r in records]
                                       for name in self.types if name != EXTRA_FIELDS}
         if self.overflow:
-            columns[EXTRA_FIELDS] = [
-                dump_json(extra) if (extra := {k: v for k, v in r.items() if k in self.overflow}) else None
-                for r in records]
+            columns[EXTRA_FIELDS] = [self._extra(r) for r in records]
         return self._typed(columns, len(records))
 
     def build_pages(self, pages: Sequence[Page]) -> pa.RecordBatch:
         """Raw pages -> a typed batch, parsed by Arrow's JSON reader without making Python
         objects of the records; where Arrow cannot read them exactly as build() would, build()."""
         try:
+            if self.overflow or self._too_wide(pages[0]):
+                raise _NotExact()  # Arrow would build a column for each of thousands of fields first
             columns, rows = self._read_pages(pages)
         except (pa.ArrowInvalid, pa.ArrowTypeError, _NotExact):
             self.fallbacks += 1
@@ -247,6 +268,19 @@ class BatchBuilder:
         del columns
         pa.default_memory_pool().release_unused()  # else the parser's threads keep their memory
         return batch
+
+    def _too_wide(self, page: Page) -> bool:
+        """Whether the page's first record brings more unknown fields than may become columns."""
+        import simdjson
+        try:
+            records = simdjson.Parser().parse(page.raw.body).get(self.entity.key)
+            first = records[0] if isinstance(records, simdjson.Array) and len(records) else None
+        except (ValueError, RuntimeError, IndexError, AttributeError):
+            return False
+        if not isinstance(first, simdjson.Object):
+            return False
+        unknown = sum(1 for name in first if name not in self.types and name not in DROPPED)
+        return unknown + self._new_columns() > MAX_NEW_COLUMNS
 
     def _read_pages(self, pages: Sequence[Page]) -> tuple[dict[str, pa.Array], int]:
         declared = [(n, pa.string()) for n, k in self.types.items() if k in (ColType.TEXT, ColType.TIMESTAMP)]

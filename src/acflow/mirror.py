@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import itertools
 import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -41,12 +42,18 @@ META = "_acflow"
 # under 300 MB, as fast as with more, and a merge where every row changed fits (benchmarks/memory.py)
 SYNC_MEMORY_LIMIT = "32MB"
 MERGE_MEMORY_LIMIT = "64MB"
+# Committing and checkpointing a table pins blocks per column: a load of records wider than the
+# catalog says (unknown fields) gets this much more memory per column it adds, or DuckDB runs out
+# (a FatalException at a checkpoint invalidates the database). The catalog's widths are measured
+# to fit SYNC_MEMORY_LIMIT (benchmarks/memory.py, benchmarks/wide_records.py).
+KB_PER_OPEN_COLUMN = 320
 FORMAT = 3  # bump when the layout changes; an older mirror is rebuilt (it is a cache)
 SEQ = "_acflow_seq"  # the load that last changed the row
 DELETED_AT = "_acflow_deleted_at"  # when a full fetch found the row gone from the API
 INTERNAL = (SEQ, DELETED_AT)
 # format n -> SQL that brings a mirror of layout n to n + 1 in place; without one it is rebuilt
 MIGRATIONS: dict[int, str] = {}
+T = TypeVar("T")
 _HEADERS = 3 * 4096  # a DuckDB file's main header and its two database headers, before the blocks
 
 _SETUP = f"""
@@ -116,6 +123,7 @@ class Mirror:
         self._remove_spill()
         self.lock = threading.RLock()
         self._frugal = 0  # syncs inside frugal() (acflow run syncs accounts at once): merges switch limits
+        self._open_columns = 0  # columns of the loads in progress (see KB_PER_OPEN_COLUMN)
         try:
             self._check_length()
             self.con.execute("SET TimeZone = 'UTC'")
@@ -234,7 +242,10 @@ class Mirror:
             raise
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        except duckdb.Error as exc:  # invalidated by a full disk: what was committed is in the log file
+            log.warning("mirror %s: %s", self.path, self.cannot_write(exc) or str(exc).splitlines()[0])
 
     @contextmanager
     def frugal(self) -> Iterator[None]:
@@ -246,7 +257,7 @@ class Mirror:
         back (a CSV copy uses every core)."""
         with self.lock:
             if not self._frugal:
-                self.con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+                self.con.execute(f"SET memory_limit = '{self.limit(SYNC_MEMORY_LIMIT)}'")
                 self.con.execute("SET threads = 1")
             self._frugal += 1
         try:
@@ -255,8 +266,19 @@ class Mirror:
             with self.lock:
                 self._frugal -= 1
                 if not self._frugal:  # the last sync of the run is done
-                    self.con.execute("RESET memory_limit")
-                    self.con.execute("RESET threads")
+                    with contextlib.suppress(duckdb.Error):  # never in place of the sync's own error
+                        self.con.execute("RESET memory_limit")
+                        self.con.execute("RESET threads")
+
+    def limit(self, base: str) -> str:
+        """A frugal memory limit, raised for the columns the loads in progress hold open."""
+        return f"{int(base.removesuffix('MB')) * 1024 + KB_PER_OPEN_COLUMN * self._open_columns}KB"
+
+    def hold_columns(self, delta: int) -> None:
+        with self.lock:
+            self._open_columns += delta
+            if self._frugal:
+                self.con.execute(f"SET memory_limit = '{self.limit(SYNC_MEMORY_LIMIT)}'")
 
     def __enter__(self) -> Mirror:
         return self
@@ -356,10 +378,26 @@ class Mirror:
             yield self.con
 
     def log_run(self, **row: Any) -> None:
+        """Bookkeeping: a log line that cannot be written (a full disk) is not the run's failure."""
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self.lock:
-            self.con.execute(f"INSERT INTO {META}.runs ({cols}) VALUES ({marks})", list(row.values()))
+            try:
+                self.con.execute(f"INSERT INTO {META}.runs ({cols}) VALUES ({marks})", list(row.values()))
+            except duckdb.Error as exc:
+                log.warning("mirror %s: the run was not logged: %s", self.path, self.cannot_write(exc) or exc)
+
+    def cannot_write(self, exc: BaseException) -> AcflowError | None:
+        """A full disk (or a file size limit) under the mirror, as one line; None for other errors."""
+        text = str(exc).lower()
+        if "no space left on device" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+            why = "no space left on device"
+        elif "file too large" in text or getattr(exc, "errno", None) == errno.EFBIG:
+            why = "file too large (a file size limit was reached)"
+        else:
+            return None
+        return AcflowError(f"mirror {self.path} cannot be written: {why}; free some space or give another "
+                           "--mirror, then sync again; the mirror is unchanged")
 
     def runs(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -393,6 +431,20 @@ def _literal(value: object) -> str:
     return str(int(value)) if isinstance(value, int) else "'" + str(value).replace("'", "''") + "'"
 
 
+def _disk_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """A load's DuckDB error from a full disk becomes one line naming the mirror and the cause."""
+    @functools.wraps(method)
+    def wrapper(self: Load, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except duckdb.Error as exc:
+            plain = self.mirror.cannot_write(exc)
+            if plain is None:
+                raise
+            raise plain from None
+    return wrapper
+
+
 class Load:
     """Rows of one entity on their way into the mirror; invisible until commit()."""
 
@@ -419,7 +471,14 @@ class Load:
         self._writer.execute("BEGIN TRANSACTION")
         self._writing = threading.Lock()
         self.columns: dict[str, pa.DataType] = {f.name: f.type for f in schema}
+        self._held = 0  # columns added to the schema it started with
 
+    def _release(self) -> None:
+        held, self._held = self._held, 0
+        if held:
+            self.mirror.hold_columns(-held)
+
+    @_disk_errors
     def append(self, batch: pa.RecordBatch) -> None:
         with self._writing:
             con = self._writer
@@ -428,6 +487,8 @@ class Load:
                 known = self.columns.get(field.name)
                 if known is None:
                     con.execute(f"ALTER TABLE {self.staging} ADD COLUMN {quote(field.name)} VARCHAR")
+                    self._held += 1
+                    self.mirror.hold_columns(1)
                 elif known != field.type and pa.types.is_string(field.type):
                     con.execute(f"ALTER TABLE {self.staging} ALTER {quote(field.name)} TYPE VARCHAR")
                 self.columns[field.name] = field.type
@@ -437,6 +498,7 @@ class Load:
             con.execute(f"INSERT INTO {self.staging} BY NAME SELECT * FROM _acflow_batch")
             self.rows += batch.num_rows
 
+    @_disk_errors
     def commit(self, *, full: bool, stub_flag: str | None = None) -> Changes:
         """Merge the staging rows in, in one transaction (see the module's docstring)."""
         final = f"{quote(self.schema_name)}.{quote(self.entity)}"
@@ -453,7 +515,7 @@ class Load:
             with contextlib.suppress(duckdb.TransactionException):
                 con.execute("CHECKPOINT")
             if self.mirror._frugal:  # the batches are gone; a merge's joins get their room
-                con.execute(f"SET memory_limit = '{MERGE_MEMORY_LIMIT}'")
+                con.execute(f"SET memory_limit = '{self.mirror.limit(MERGE_MEMORY_LIMIT)}'")
             con.execute("BEGIN TRANSACTION")
             try:
                 changes = self._merge(con, final, full, stub_flag)
@@ -465,12 +527,14 @@ class Load:
                 )
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                with contextlib.suppress(duckdb.Error):  # DuckDB may have ended it already: keep the cause
+                    con.execute("ROLLBACK")
                 raise
             finally:
+                self._release()
                 if self.mirror._frugal:
                     with contextlib.suppress(duckdb.Error):  # never in place of the merge's own error
-                        con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+                        con.execute(f"SET memory_limit = '{self.mirror.limit(SYNC_MEMORY_LIMIT)}'")
         return changes
 
     def _merge(self, con: duckdb.DuckDBPyConnection, final: str, full: bool, stub_flag: str | None) -> Changes:
@@ -551,4 +615,6 @@ class Load:
                 self._writer.close()  # its transaction is rolled back
                 self._writer = None
         with self.mirror.lock:
-            self.mirror.con.execute(f"DROP TABLE IF EXISTS {self.staging}")
+            self._release()
+            with contextlib.suppress(duckdb.Error):  # a full disk: the next open drops it (_drop_leftover_loads)
+                self.mirror.con.execute(f"DROP TABLE IF EXISTS {self.staging}")

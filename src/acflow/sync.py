@@ -59,6 +59,7 @@ class EntityResult:
     exact_fallbacks: int = 0  # batches typed from dicts because Arrow could not read them exactly
     text_columns: dict[str, str] = field(default_factory=dict)  # kept as text, and why
     extra_fields: int = 0  # unknown fields past columns.MAX_NEW_COLUMNS, kept as JSON in _extra_fields
+    extra_left_out: int = 0  # their values past columns.EXTRA_BYTES in a record: not kept
     incomplete: str | None = None  # why records may be missing (the read looped or ended short); status "incomplete"
     error: str | None = None
 
@@ -95,7 +96,9 @@ class SyncSummary:
                 notes.append(f"{e.entity}.{name} kept as text: {why}")
             if e.extra_fields:
                 notes.append(f"{e.entity}: records carry more unknown fields than acflow makes columns of; "
-                             f"{e.extra_fields} of them are kept together as JSON in _extra_fields")
+                             f"{e.extra_fields:,} of them are kept together as JSON in _extra_fields"
+                             + (f", and {e.extra_left_out:,} values past its size per record were left out"
+                                if e.extra_left_out else ""))
             if e.incomplete:
                 notes.append(f"{e.entity}: records may be missing, so this read was not kept (the mirror holds "
                              "the previous sync's rows); run again later, and if it repeats, report the server")
@@ -305,7 +308,7 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
         # list() and dict() copy at once: a cancelled typing thread may still be adding
         result.new_columns = [n for n in list(builder.types) if n not in entity.columns][:50]
         result.text_columns = dict(builder.degraded)
-        result.extra_fields = len(builder.overflow)
+        result.extra_fields, result.extra_left_out = len(builder.overflow), builder.left_out
         result.exact_fallbacks = builder.fallbacks
         if on_progress:
             on_progress(entity.name, progress, stats)
