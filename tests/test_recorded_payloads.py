@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from acflow.catalog import find
+from acflow.catalog import TWINS, find
 from acflow.client import read_page
 from acflow.columns import BatchBuilder
 from acflow.paging import Page
+from acflow.zones import AccountZone
 
 RECORDED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "recorded-payloads"
 pytestmark = pytest.mark.needs_shared  # skipped from a clone alone; run (and failing) under CI
@@ -32,7 +33,9 @@ def test_recordings_are_there():
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_field_is_kept_and_typed(path):
     entity, _, records = load(path)
-    builder = BatchBuilder(entity, "America/Chicago")
+    # the API user of one real account lives in Europe/Berlin while its dates are at -05:00/-06:00:
+    # the zone must come from the dates, as a sync learns it
+    builder = BatchBuilder(entity, AccountZone(user_zone="Europe/Berlin"))
     rows = builder.build(records).to_pylist()
     assert builder.degraded == {}
     assert len(rows) == len(records)
@@ -51,8 +54,17 @@ def test_every_field_is_kept_and_typed(path):
                 assert json.loads(row[name]) == value or row[name] == value
             elif kind.value == "timestamp" and not str(value).startswith("0000"):
                 assert isinstance(row[name], datetime) and row[name].tzinfo is not None
-            elif kind.value == "timestamp":
+                if "T" in value:  # ISO with its offset: exactly that instant
+                    assert row[name] == datetime.fromisoformat(value)
+            elif kind.value == "date" and not str(value).startswith("0000"):
+                assert row[name].isoformat() == value[:10]  # the day as sent, never shifted
+            elif kind.value in ("timestamp", "date"):
                 assert row[name] is None
+        for iso, naive in TWINS:  # a naive twin is the same instant as its ISO date
+            if isinstance(record.get(iso), str) and isinstance(record.get(naive), str) and \
+                    record[iso][:10] == record[naive][:10]:
+                # (real ones may differ by a second; a zone wrong would be hours)
+                assert abs((row[naive] - row[iso]).total_seconds()) < 60, (iso, naive)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
