@@ -86,7 +86,8 @@ def test_campaign_rates_and_labels(account, mirror_path, tmp_path):
             else:
                 assert r[rate] is None, (rate, r["id"])
         labels = ("draft", "scheduled", "sending", "paused", "stopped", "completed")
-        assert r["status_label"] == labels[r["status"]]
+        automation = r["status"] == 1 and r["statusString"] == "Automation"  # reference 8.12
+        assert r["status_label"] == ("automation" if automation else labels[r["status"]])
 
 
 def test_raw_leaves_out_derived_columns(account, mirror_path, tmp_path):
@@ -147,7 +148,7 @@ def test_failed_append_leaves_the_file_as_it_was(account, mirror_path, tmp_path)
         acflow.export("lists", to=str(out), mode="append", account=account, mirror=mirror_path)
     assert "(new: _extracted_at)" in str(info.value) and "the file is unchanged" in str(info.value)
     assert out.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["lists.csv", "mirror.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lists.csv.acflow-lock", "lists.csv", "mirror.duckdb"]
 
 
 def test_a_write_that_fails_at_the_last_step_changes_nothing(account, mirror_path, tmp_path, monkeypatch):
@@ -159,10 +160,10 @@ def test_a_write_that_fails_at_the_last_step_changes_nothing(account, mirror_pat
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", disk_full)
-    with pytest.raises(DestinationError, match="No space left on device; it is unchanged"):
+    with pytest.raises(DestinationError, match="no space left on device; it is unchanged"):
         acflow.export("deals", to=str(out), account=account, mirror=mirror_path, raw=True)
     assert out.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".deals.parquet.acflow-lock"]
 
 
 def test_unwritable_destination_is_a_clear_error(account, mirror_path, tmp_path):

@@ -507,10 +507,15 @@ def _write_sqlite(con: duckdb.DuckDBPyConnection, select: str, dest: Destination
                 db.execute(f"DROP TABLE {stage}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (a full disk): a ROLLBACK then
+            # fails with "no transaction is active", which used to hide the cause
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
     except sqlite3.Error as exc:
-        raise DestinationError(f"cannot write {dest.describe()}: {exc}; it is unchanged") from None
+        raise DestinationError(f"cannot write {dest.describe()}: {_why(exc)}; the destination is unchanged"
+                               ) from None
     finally:
         db.close()
 
@@ -524,6 +529,7 @@ def _write_duckdb(con: duckdb.DuckDBPyConnection, mirror: Mirror, query: str, de
             dest.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DestinationError(f"cannot write {dest.describe()}: {exc.strerror}; it is unchanged") from None
+        con.execute(f"DETACH DATABASE IF EXISTS {alias}")  # left attached by a write that failed to detach
         con.execute(f"ATTACH {_sql_path(dest.path)} AS {alias}")
     table = f"{alias if not same_file else 'main'}.{quote(dest.table or 'data')}"
     try:
@@ -535,7 +541,7 @@ def _write_duckdb(con: duckdb.DuckDBPyConnection, mirror: Mirror, query: str, de
         con.execute("BEGIN TRANSACTION")
         try:
             if mode == "replace" or not exists:
-                con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
+                run_interruptibly(con, f"CREATE OR REPLACE TABLE {table} AS {query}")
             else:
                 for name, ctype, *_ in con.execute(f"DESCRIBE {query}").fetchall():
                     con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote(name)} {ctype}")
@@ -543,12 +549,14 @@ def _write_duckdb(con: duckdb.DuckDBPyConnection, mirror: Mirror, query: str, de
                     con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM ({query}))")
                     if gone:
                         con.execute(f"DELETE FROM {table} WHERE id IN (SELECT unnest(?))", [list(gone)])
-                con.execute(f"INSERT INTO {table} BY NAME {query}")
+                run_interruptibly(con, f"INSERT INTO {table} BY NAME {query}")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # DuckDB may have ended it already: keep the cause
+                con.execute("ROLLBACK")
             raise
     finally:
         if not same_file:
-            con.execute(f"DETACH {alias}")
+            with contextlib.suppress(duckdb.Error):  # a full disk fails its checkpoint too; the data is safe
+                con.execute(f"DETACH {alias}")
 
