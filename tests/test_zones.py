@@ -172,3 +172,14 @@ def test_acflow_yaml_and_the_cli_take_the_accounts_zone(tmp_path, monkeypatch, s
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert (summary["zone"], summary["zone_source"]) == ("Asia/Tokyo", "set")
+
+
+def test_preview_reads_naive_times_in_the_accounts_zone_too(sandbox):
+    from acflow.preview import preview
+
+    account = Account(sandbox.url, sandbox.admin_key, rate_limit=1000)
+    rows = preview("contacts", account=account, limit=20).to_pylist()
+    assert rows and all(r["created_timestamp"] == r["cdate"] for r in rows)
+    truth = snapshot(sandbox, "segments")
+    rows = preview("segments", account=account, limit=20).to_pylist()  # naive times only: probed
+    assert rows and all(r["updated_timestamp"] == truth[r["id"]] for r in rows if truth[r["id"]])

@@ -315,6 +315,7 @@ def preview_cmd(
     no_sync: NoSyncOpt = False,
     api_url: ApiUrl = None, api_key: ApiKey = None, as_json: JsonOpt = False,
     verbose: VerboseOpt = False, timeout: TimeoutOpt = 60.0, rate_limit: RateOpt = 5.0,
+    account_timezone: ZoneOpt = None,
 ) -> None:
     """Show the first rows of a flow (synced, transformed, not written) or of an entity (two requests).
 
@@ -335,7 +336,8 @@ def preview_cmd(
         from .account import Account
         from .preview import preview
 
-        table = preview(name, account=Account.resolve(api_url, api_key, rate_limit), limit=limit, raw=raw,
+        table = preview(name, account=Account.resolve(api_url, api_key, rate_limit, account_timezone),
+                        limit=limit, raw=raw,
                         timeout=timeout)
         title = name
     names = pick_columns(table.column_names, columns, title)
