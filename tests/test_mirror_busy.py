@@ -27,10 +27,3 @@ def test_a_mirror_held_by_another_process_exits_1_with_one_line(sandbox, held_mi
     assert result.stderr.startswith(f"Error: mirror {held_mirror} is in use by another acflow process")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
-
-def test_the_held_mirror_is_one_clean_line_today(sandbox, held_mirror):
-    result = acflow_cmd("sync", "lists", "--mirror", str(held_mirror), "--api-url", sandbox.url, "--api-key",
-                        sandbox.admin_key)
-    assert result.returncode in (1, 2)
-    assert result.stderr.startswith(f"Error: mirror {held_mirror} is in use by another acflow process")
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

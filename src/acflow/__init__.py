@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: importing typing here would lengthen the window before a Ctrl-C is ours
 if TYPE_CHECKING:
+    from typing import Any
+
     from .account import Account
     from .errors import (
         AcflowError,
