@@ -321,10 +321,8 @@ class BatchBuilder:
 
     def _typed(self, columns: dict[str, Values], rows: int) -> pa.RecordBatch:
         # The dates of this batch say what the account's zone is before its naive times are read.
-        for name, kind in self.types.items():
-            values = columns.get(name)
-            if kind is ColType.TIMESTAMP and values is not None:
-                self.zone.observe(values)
+        self.zone.observe(*(values for name, kind in self.types.items()
+                            if kind is ColType.TIMESTAMP and (values := columns.get(name)) is not None))
         zone = self.zone.zone
         arrays = []
         for name, kind in self.types.items():
