@@ -183,6 +183,10 @@ def test_files_left_by_a_killed_write_go_with_the_next_write(tmp_path, mirror, k
 
 
 _LONG_COPY = """
+    import signal
+    def stop(signum, frame):  # as acflow's CLI does: SIGTERM stops a command as Ctrl-C does
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
     mirror, target = sys.argv[1:]
     db = mirror_with_rows(mirror, "k", 1_000_000)
     dest = destinations.parse(target, "t")
@@ -193,7 +197,8 @@ _LONG_COPY = """
 """
 
 
-def test_ctrl_c_during_copy_leaves_the_destination_and_no_temporary_files(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_during_copy_leaves_the_destination_and_no_temporary_files(tmp_path, signum):
     folder = tmp_path / "out"
     folder.mkdir()
     target = folder / "data.csv"
@@ -202,7 +207,7 @@ def test_ctrl_c_during_copy_leaves_the_destination_and_no_temporary_files(tmp_pa
     while not any(p.stat().st_size for p in folder.glob("*data.csv.*")):  # the copy has begun writing
         assert child.poll() is None, child.communicate()
         time.sleep(0.02)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
     try:
         stdout, stderr = child.communicate(timeout=60)
     finally:
