@@ -272,8 +272,8 @@ def test_a_locked_destination_keeps_the_old_data_and_the_mirror(sandbox, account
         holder.close()
     assert not failed.ok
     assert failed.result("s").error == (
-        f"cannot write sqlite:///{tmp_path}/s.db?table=s: database is locked; the destination is unchanged; the mirror is "
-        "kept: fix it, then `acflow run s --no-sync` writes without downloading")
+        f"cannot write sqlite:///{tmp_path}/s.db?table=s: database is locked; the destination is unchanged; "
+        "the mirror is kept: fix it, then `acflow run s --no-sync` writes without downloading")
     assert failed.result("blocked").error == (
         f"cannot write {tmp_path}/file/l.csv: File exists; the destination is unchanged; the mirror is kept: "
         "fix it, then `acflow run blocked --no-sync` writes without downloading")
