@@ -200,3 +200,20 @@ def test_xlsx_scratch_files_stay_beside_the_workbook(tmp_path, monkeypatch):
         write_workbook(mirror, out / "r.xlsx", [Sheet("r", "SELECT range AS id FROM range(3)")])
     assert [c.value for c in openpyxl.load_workbook(out / "r.xlsx")["r"]["A"]] == ["id", 0, 1, 2]
     assert sorted(p.name for p in out.iterdir() if not p.name.endswith("lock")) == ["r.xlsx"]
+
+
+def test_a_flow_with_a_timezone_names_it_in_its_xlsx_cells(tmp_path, sandbox, monkeypatch):
+    import openpyxl
+
+    import acflow
+
+    monkeypatch.setenv("ACFLOW_TEST_KEY", sandbox.admin_key)
+    path = tmp_path / "acflow.yaml"
+    path.write_text(
+        f"accounts:\n  main: {{url: {sandbox.url}, key_env: ACFLOW_TEST_KEY, rate_limit: 1000}}\n"
+        "flows:\n  deals:\n    source: {entity: deals}\n    to: out.xlsx\n    timezone: Europe/Paris\n")
+    acflow.run(config=str(path), mirror=tmp_path / "m.duckdb")
+    ws = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    header = [c.value for c in ws[1]]
+    cell = ws.cell(row=2, column=header.index("cdate") + 1)
+    assert cell.is_date and '"Europe/Paris"' in cell.number_format

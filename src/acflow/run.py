@@ -246,7 +246,8 @@ def _write_all(prep: _Prepared, summary: RunSummary) -> None:
                 for n in group:
                     results[n].status = "unchanged"
             elif dest.kind == "xlsx":
-                sheets = [(dests[n].table or n, compiled[n].sql, cfg.flows[n].neutralize_formulas) for n in group]
+                sheets = [(dests[n].table or n, compiled[n].sql, cfg.flows[n].neutralize_formulas,
+                           cfg.flows[n].timezone) for n in group]  # a flow's zone, in its cells' format
                 counts = destinations.write_workbook(db, dest.path, sheets, _options(cfg, name))
                 for n, count in zip(group, counts, strict=True):
                     results[n].rows = count
