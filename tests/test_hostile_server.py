@@ -11,19 +11,13 @@ import subprocess
 import sys
 
 import pytest
+from test_sync import fast_client
 
 from acflow import catalog
 from acflow.account import Account
 from acflow.client import Client
 from acflow.errors import AcflowError, KeyRefused, NotActiveCampaign
 from acflow.sync import sync_async
-
-
-def fast_client(account, **kw):
-    kw.setdefault("timeout", 2.0)
-    kw.setdefault("max_attempts", 25)
-    kw.setdefault("backoff_max", 0.05)
-    return Client(account, **kw)
 
 
 def run_sync(account, mirror, names, client=None):

@@ -129,19 +129,31 @@ def _to_int(values: Values, target: pa.DataType) -> pa.Array:
         raise Unconvertible(str(exc)) from exc
 
 
-def _to_timestamp(values: Values, naive_zone: str) -> pa.Array:
-    target = ARROW_TYPES[ColType.TIMESTAMP]
+def _date_texts(values: Values) -> pa.Array | None:
+    """Date strings with "" and zero dates ("0000-00-00", "0000-00-00 00:00:00": "never") as null;
+    None where every value is null."""
     try:
         arr = _arrow(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise Unconvertible(str(exc)) from exc
     if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), target)
+        return None
     if not pa.types.is_string(arr.type):
         raise Unconvertible(f"expected date strings, got {arr.type}")
-    # Zero dates ("0000-00-00", "0000-00-00 00:00:00") mean "never": null.
-    arr = _blank_to_null(arr)
-    arr = pc.if_else(pc.starts_with(arr, "0000-00-00"), _scalar(None, pa.string()), arr)
+    arr = _blank_to_null(pc.utf8_trim_whitespace(arr))
+    return pc.if_else(pc.starts_with(arr, "0000-00-00"), _scalar(None, pa.string()), arr)
+
+
+def _first_unparsed(arr: pa.Array, parsed: pa.Array) -> Unconvertible:
+    bad = next(v for v, p in zip(arr.to_pylist(), parsed.to_pylist(), strict=True) if v is not None and p is None)
+    return Unconvertible(f"unrecognised date {bad!r}")
+
+
+def _to_timestamp(values: Values, naive_zone: str) -> pa.Array:
+    target = ARROW_TYPES[ColType.TIMESTAMP]
+    arr = _date_texts(values)
+    if arr is None:
+        return pa.nulls(len(values), target)
     parsed = pc.cast(
         pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True), target
     )
@@ -152,9 +164,7 @@ def _to_timestamp(values: Values, naive_zone: str) -> pa.Array:
         local = pc.assume_timezone(naive, naive_zone, ambiguous="earliest", nonexistent="earliest")
         parsed = pc.coalesce(parsed, pc.cast(local, target))
     if parsed.null_count != arr.null_count:
-        bad = next(v for v, p in zip(arr.to_pylist(), parsed.to_pylist(), strict=True)
-                   if v is not None and p is None)
-        raise Unconvertible(f"unrecognised date {bad!r}")
+        raise _first_unparsed(arr, parsed)
     return parsed
 
 
@@ -162,22 +172,12 @@ def _to_date(values: Values) -> pa.Array:
     """Calendar days: the first ten characters, as sent ("2025-08-02", or the local day of a
     date with a time); never an instant, so no zone can shift it into another day."""
     target = ARROW_TYPES[ColType.DATE]
-    try:
-        arr = _arrow(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise Unconvertible(str(exc)) from exc
-    if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), target)
-    if not pa.types.is_string(arr.type):
-        raise Unconvertible(f"expected dates, got {arr.type}")
-    arr = _blank_to_null(pc.utf8_trim_whitespace(arr))
-    arr = pc.if_else(pc.starts_with(arr, "0000-00-00"), _scalar(None, pa.string()), arr)
-    day = pc.utf8_slice_codeunits(arr, 0, 10)
-    parsed = pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
+    arr = _date_texts(values)
+    if arr is None:
+        return pa.nulls(len(values), target)
+    parsed = pc.strptime(pc.utf8_slice_codeunits(arr, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True)
     if parsed.null_count != arr.null_count:
-        bad = next(v for v, p in zip(arr.to_pylist(), parsed.to_pylist(), strict=True)
-                   if v is not None and p is None)
-        raise Unconvertible(f"unrecognised date {bad!r}")
+        raise _first_unparsed(arr, parsed)
     return pc.cast(parsed, target)
 
 
