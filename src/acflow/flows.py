@@ -113,6 +113,9 @@ class Compiler:
         self.table_of = table_of
         self.done: dict[str, Compiled] = {}
         self._described: dict[str, list[tuple[str, str]]] = {}
+        self.binds = 0  # statements DuckDB bound (DESCRIBE): what validation's time goes to
+        # validate() sets `batch`: formulas and filters are then bound many flows at a time (see _Batch)
+        self.batch: _Batch | None = None
 
     # helpers -----------------------------------------------------------------------------
     def _describe(self, sql: str, loc: Loc, what: str) -> list[tuple[str, str]]:
@@ -127,6 +130,7 @@ class Compiler:
         try:
             if len(self.con.extract_statements(sql)) != 1:
                 raise self.config.error(loc, f"{what}: write one SQL expression, without ';'")
+            self.binds += 1
             cols = [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE {sql}").fetchall()]
         except duckdb.Error as exc:
             raise self.config.error(loc, f"{what}: {_duck_message(exc)}") from None
@@ -215,17 +219,27 @@ class Compiler:
             cols = self._describe(sql, jat, f"join {entity.name}")
             jsons |= {prefix + c for c in chosen if c in json_columns(entity)}
 
-        # formulas
+        # formulas, then filter: each a step of its own, bound at its own line (or many flows' at once)
+        base, base_cols = sql, cols
+        steps: list[tuple[str, Loc, str]] = []
+        lowered = {n.lower() for n, _ in cols}
         for name, expr in spec.formulas.items():
-            exists = name.lower() in {n.lower() for n, _ in cols}
-            sql = (f"SELECT * REPLACE (({expr}) AS {quote(name)}) FROM ({sql}) t" if exists
+            sql = (f"SELECT * REPLACE (({expr}) AS {quote(name)}) FROM ({sql}) t" if name.lower() in lowered
                    else f"SELECT *, ({expr}) AS {quote(name)} FROM ({sql}) t")
-            cols = self._describe(sql, (*at, "formulas", name), f"formula {expr!r}")
-
-        # filter
+            lowered.add(name.lower())
+            steps.append((sql, (*at, "formulas", name), f"formula {expr!r}"))
         for i, condition in enumerate(spec.filter):
             sql = f"SELECT * FROM ({sql}) t WHERE ({condition})"
-            cols = self._describe(sql, (*at, "filter", i), f"filter {condition!r}")
+            steps.append((sql, (*at, "filter", i), f"filter {condition!r}"))
+        if steps:
+            known = self._described.get(sql)
+            if known is not None:
+                cols = known
+            elif self.batch is not None and self.batch.add(sql, base, base_cols, spec):
+                raise _Deferred(flow)
+            else:
+                for step in steps:
+                    cols = self._describe(*step)
 
         # aggregation
         if spec.group_by or spec.aggregate:
@@ -316,6 +330,142 @@ class Compiler:
                                     f"unknown time zone {zone!r}: write an IANA name like Europe/Paris "
                                     "or America/New_York") from None
         return zone
+
+
+class _Deferred(Exception):
+    """A flow whose formulas and filters wait for their batch to be bound (validate tries it again)."""
+
+
+@dataclass
+class _Run:
+    """One flow's formulas and filters over the columns `base_cols`; `sql` is its last step's SQL."""
+
+    sql: str
+    base_cols: list[tuple[str, str]]
+    formulas: list[tuple[str, str]]
+    filters: list[str]
+
+
+class _Batch:
+    """Formulas and filters of many flows bound in one statement over their shared input.
+
+    A DESCRIBE costs 0.3 to 1 ms whatever it holds, and a step over a wide source costs more
+    (each `SELECT *` binds every column); one more expression in a select list costs ~20 us.
+    So the flows reading the same input put every formula in one select list and every filter
+    in one WHERE (`t.first_column` keeps it a row-by-row query, as each step's `SELECT *` is):
+
+        SELECT t."id", (value / 100.0) AS _acflow_1, ... FROM (input) t WHERE (status = 1) AND ...
+
+    A formula that reads another of its flow's formulas (or its whole row: `*`, COLUMNS, `t`),
+    or that could reach past its own text (comments, ';', an unclosed quote or bracket), is
+    bound step by step as before. So is a batch's flow when the statement fails: the batch is
+    halved until the culprits stand alone, then each is bound step by step for its own message
+    at its own line. Whatever passes in a batch would pass step by step, and the columns it
+    gives are those the steps give.
+    """
+
+    SIZE = 200  # expressions per statement: well under DuckDB's expression depth limit (1,000)
+
+    def __init__(self) -> None:
+        self.pending: dict[str, dict[str, _Run]] = {}  # input SQL -> last step's SQL -> run
+        self.alone: set[str] = set()  # runs that failed in a batch: bound step by step
+
+    def add(self, sql: str, base: str, base_cols: list[tuple[str, str]], spec: FlowSpec) -> bool:
+        """Queue a flow's formulas and filters; False if they must be bound step by step."""
+        if sql in self.alone or not base_cols:
+            return False
+        earlier: set[str] = set()  # the flow's formulas so far: a later step may read them
+        for name, expr in [*spec.formulas.items(), *((None, c) for c in spec.filter)]:
+            scanned = _scan(expr)
+            if scanned is None or (earlier and (scanned[1] or scanned[0] & earlier)):
+                return False
+            if name is not None:
+                earlier.add(name.lower())
+        self.pending.setdefault(base, {})[sql] = _Run(sql, base_cols, list(spec.formulas.items()), list(spec.filter))
+        return True
+
+    def bind(self, compiler: Compiler) -> None:
+        """Bind every queued run; the columns of those that pass go to the compiler's cache."""
+        pending, self.pending = self.pending, {}
+        for base, runs in pending.items():
+            chunk: list[_Run] = []
+            size = 0
+            for run in runs.values():
+                chunk.append(run)
+                size += len(run.formulas) + len(run.filters)
+                if size >= self.SIZE:
+                    self._bind(compiler, base, chunk)
+                    chunk, size = [], 0
+            if chunk:
+                self._bind(compiler, base, chunk)
+
+    def _bind(self, compiler: Compiler, base: str, runs: list[_Run]) -> None:
+        first = runs[0].base_cols[0][0]
+        select, where = [f"t.{quote(first)}"], []
+        for run in runs:
+            select += [f"({expr}) AS _acflow_{len(select) + i}" for i, (_, expr) in enumerate(run.formulas)]
+            where += [f"({condition})" for condition in run.filters]
+        sql = f"SELECT {', '.join(select)} FROM ({base}) t{' WHERE ' + ' AND '.join(where) if where else ''}"
+        try:
+            compiler.binds += 1
+            got = compiler.con.execute(f"DESCRIBE {sql}").fetchall()
+            ok = [r[0] for r in got] == [first, *(f"_acflow_{i}" for i in range(1, len(select)))]
+        except duckdb.Error:
+            ok = False
+        if not ok:
+            if len(runs) == 1:
+                self.alone.add(runs[0].sql)
+                return
+            half = len(runs) // 2
+            self._bind(compiler, base, runs[:half])
+            self._bind(compiler, base, runs[half:])
+            return
+        types = iter(r[1] for r in got[1:])
+        for run in runs:
+            cols = list(run.base_cols)
+            for name, _ in run.formulas:  # as the steps do: a new column at the end, or one replaced in place
+                at = next((i for i, (n, _) in enumerate(cols) if n.lower() == name.lower()), len(cols))
+                cols[at:at + 1] = [(name, next(types))]
+            compiler._described[run.sql] = cols
+
+
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[^\W\d]\w*|\d\w*|\s+|--|/\*|[-+*/%<>=!|&^~,.:?@()\[\]{}]""")
+
+
+def _scan(expr: str) -> tuple[set[str], bool] | None:
+    """The names (lower case) an expression reads, and whether it may read a whole row (`*`,
+    COLUMNS, the row `t`); None if it could reach past its own text in a bigger statement:
+    a comment, ';', '$', a backslash, an unclosed quote or bracket."""
+    names: set[str] = set()
+    rows = False
+    depth = 0
+    prev = ""
+    pos = 0
+    while pos < len(expr):
+        match = _TOKEN.match(expr, pos)
+        if match is None:
+            return None
+        token, pos = match.group(), match.end()
+        if token.isspace():
+            continue
+        if token in ("--", "/*"):
+            return None
+        if token[0] == '"':
+            names.add(token[1:-1].replace('""', '"').lower())
+        elif token[0].isalpha() or token[0] == "_":
+            names.add(token.lower())
+        elif token in ("(", "[", "{"):
+            depth += 1
+        elif token in (")", "]", "}"):
+            depth -= 1
+            if depth < 0:
+                return None
+        elif token == "*" and prev in ("", "(", ",", "."):
+            rows = True
+        prev = token
+    if depth or not expr.strip():
+        return None
+    return names, rows or bool(names & {"t", "columns"})
 
 
 def _duck_type(config: Config, loc: Loc, wanted: str) -> str:
@@ -411,11 +561,19 @@ def validate(config: Config, flows: list[str] | None = None) -> dict[str, Compil
     try:
         con.execute("SET TimeZone = 'UTC'")
         compiler = Compiler(config, con, empty_tables(con, config, pairs))
-        for name in readable:
-            try:
-                compiled[name] = compiler.compile(name)
-            except ConfigError as exc:
-                errors.append(str(exc))
+        compiler.batch = _Batch()
+        waiting = readable
+        while waiting:  # a flow deferred for a batch is compiled again once the batch is bound
+            deferred = []
+            for name in waiting:
+                try:
+                    compiled[name] = compiler.compile(name)
+                except _Deferred:
+                    deferred.append(name)
+                except ConfigError as exc:
+                    errors.append(str(exc))
+            compiler.batch.bind(compiler)
+            waiting = deferred
     finally:
         con.close()
     if errors:
