@@ -11,8 +11,17 @@ from . import destinations
 from .account import Account
 from .catalog import ColType, Entity
 from .errors import AcflowError
-from .mirror import DEFAULT_PATH, Mirror, quote
-from .sync import DEFAULT_FULL_EVERY, ProgressCallback, SyncSummary, resolve_entities, run_coroutine, sync_async
+from .mirror import Mirror, quote
+from .sync import (
+    DEFAULT_FULL_EVERY,
+    DEFAULT_PATH,
+    MirrorAt,
+    ProgressCallback,
+    SyncSummary,
+    resolve_entities,
+    run_coroutine,
+    sync_async,
+)
 
 
 @dataclass
@@ -96,13 +105,14 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
     dest = destinations.parse(to, chosen.name)
     destinations.check_mode(dest, mode)
     account = account or Account.resolve(api_url, api_key)
-    with Mirror(mirror) as db:
-        summary = run_coroutine(sync_async(account, [chosen], db, timeout=timeout, concurrency=concurrency,
+    with MirrorAt(mirror) as at:  # opened once the account check has proven the key
+        summary = run_coroutine(sync_async(account, [chosen], at, timeout=timeout, concurrency=concurrency,
                                            attempts=attempts, full=full, full_every=full_every,
                                            on_progress=on_progress))
+        assert at.db is not None  # a sync that returned opened it
         result = summary.result(chosen.name)
         if result.status != "ok":
             raise AcflowError(f"{chosen.name}: {result.error}; {dest.describe()} was not touched")
         options = destinations.WriteOptions(bom=bom, neutralize=neutralize)
-        rows = publish(db, account.url, chosen, dest, mode, raw=raw, options=options)
+        rows = publish(at.db, account.url, chosen, dest, mode, raw=raw, options=options)
     return ExportSummary(chosen.name, dest.describe(), mode, rows, summary)

@@ -4,11 +4,18 @@ All entities of an account are read at once through one client, so one rate
 limiter paces them together and the account's whole limit is used. Records go
 from pages to typed Arrow batches of a few thousand rows to the mirror, so
 memory is bounded by a batch, not by the account's size.
+
+The account check (`Client.check`) is a sync's first request, sent with only aiohttp and the
+client loaded. pyarrow and DuckDB (columns, zones, mirror) load in a thread while it is in
+flight; a mirror given as a path (MirrorAt) is opened only once the key is proven, so a
+refused key creates no file (tests/test_startup_order.py, benchmarks/startup.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 import uuid
 import zoneinfo
@@ -16,18 +23,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import catalog
 from .account import Account
 from .catalog import Entity
 from .client import Client, RequestStats
-from .columns import BatchBuilder
 from .errors import AcflowError, ConfigError
-from .mirror import DEFAULT_PATH, Mirror
 from .paging import Page, PageProgress, pages
-from .zones import AccountZone, Evidence
 
+if TYPE_CHECKING:  # pyarrow and DuckDB: loaded once the account check is on its way (_heavy_imports)
+    from .mirror import Mirror
+    from .zones import AccountZone
+
+DEFAULT_PATH = Path(".acflow") / "mirror.duckdb"  # mirror.DEFAULT_PATH without DuckDB (a test keeps them equal)
 DEFAULT_FULL_EVERY = timedelta(days=7)  # how often a full fetch looks for records deleted from the API
 BATCH_ROWS = 2_500  # rows typed and written at once: small enough for memory, large enough for Arrow
 BATCH_BYTES = 16 << 20  # and at most this much JSON, however wide a server makes its records
@@ -153,6 +162,8 @@ def _zone_of(user: dict[str, Any]) -> str:
 
 def account_zone(mirror: Mirror, account: Account, user: dict[str, Any]) -> AccountZone:
     """The account's zone as far as the mirror, the user's word and the API user know it."""
+    from .zones import AccountZone, Evidence
+
     stored_zone, stored = mirror.zone(account.url)
     evidence = None
     if stored:
@@ -230,6 +241,8 @@ async def _in_turn(turn: asyncio.Lock, work: Callable[..., Any], *args: Any) -> 
 async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: AccountZone, result: EntityResult,
                        run_id: str, on_progress: ProgressCallback | None, full: bool = False,
                        full_every: timedelta | None = DEFAULT_FULL_EVERY, turns: _Turns | None = None) -> None:
+    from .columns import BatchBuilder
+
     turns = turns or _Turns()
     started = datetime.now().astimezone()
     result.fetch, reads = await asyncio.to_thread(
@@ -321,16 +334,60 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
         )
 
 
-async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirror, *,
+class MirrorAt:
+    """The mirror at a path, opened when a sync has proven the key: a refused key creates no file.
+
+    `with MirrorAt(path) as at:` closes it (if it was opened); `at.db` is the open Mirror.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self.db: Mirror | None = None
+
+    def open(self) -> Mirror:
+        from .mirror import Mirror
+
+        self.db = Mirror(self.path)
+        return self.db
+
+    def __enter__(self) -> MirrorAt:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.db is not None:
+            self.db.close()
+
+
+def _heavy_imports() -> None:
+    """What a sync needs past the account check: pyarrow (columns, zones) and DuckDB (mirror)."""
+    from . import columns, mirror, zones  # noqa: F401
+
+
+async def checked(client: Client) -> dict[str, Any]:
+    """`client.check()`, the first request; pyarrow and DuckDB load in a thread while it is in flight."""
+    check = asyncio.ensure_future(client.check())
+    await asyncio.sleep(0)  # the check starts before the imports compete with it for the GIL
+    try:
+        await asyncio.to_thread(_heavy_imports)
+    except BaseException:
+        check.cancel()
+        raise
+    return await check
+
+
+async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirror | MirrorAt, *,
                      timeout: float = 60.0, concurrency: int = 4, attempts: int = 8,
                      full: bool = False, full_every: timedelta | None = DEFAULT_FULL_EVERY,
                      on_progress: ProgressCallback | None = None, client: Client | None = None) -> SyncSummary:
+    """Sync entities into `mirror` (a Mirror, or a MirrorAt opened once the key is proven)."""
     run_id = uuid.uuid4().hex[:12]
     clock = time.monotonic()
     own = Client(account, timeout=timeout, concurrency=concurrency, max_attempts=attempts)
     async with client or own as c:
-        user = await c.check()  # the key and URL are proven before anything is written
+        user = await checked(c)  # the key and URL are proven before anything is written
         requests_before = c.stats.requests - 1
+        if isinstance(mirror, MirrorAt):
+            mirror = mirror.open()
         zone = await asyncio.to_thread(account_zone, mirror, account, user)
         if not zone.learnt:
             await probe_zone(c, zone)
@@ -344,6 +401,8 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
                 for e, r in zip(entities, summary.entities, strict=True)
             ))
         if zone.learnt:
+            from .zones import AccountZone
+
             learnt = AccountZone(stored=zone.evidence, stored_zone=zone.stored_zone, user_zone=zone.user_zone)
             await asyncio.to_thread(mirror.set_zone, account.url, learnt.zone, asdict(zone.evidence))
         summary.zone = zone.zone
@@ -377,12 +436,8 @@ def sync(entities: Sequence[str] | None = None, *, account: Account | None = Non
     """
     chosen = resolve_entities(entities)
     account = account or Account.resolve(api_url, api_key)
-    own = not isinstance(mirror, Mirror)
-    db = Mirror(mirror) if own else mirror
-    try:
-        return run_coroutine(sync_async(account, chosen, db, timeout=timeout, concurrency=concurrency,
+    at = MirrorAt(mirror) if isinstance(mirror, (str, os.PathLike)) else None  # else a Mirror the caller closes
+    with at or contextlib.nullcontext():
+        return run_coroutine(sync_async(account, chosen, at or mirror, timeout=timeout, concurrency=concurrency,
                                         attempts=attempts, full=full, full_every=full_every,
                                         on_progress=on_progress))
-    finally:
-        if own:
-            db.close()
