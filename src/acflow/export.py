@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import destinations
 from .account import Account
 from .catalog import ColType, Entity
 from .errors import AcflowError
-from .mirror import Mirror, quote
 from .sync import (
     DEFAULT_FULL_EVERY,
     DEFAULT_PATH,
@@ -22,6 +21,9 @@ from .sync import (
     run_coroutine,
     sync_async,
 )
+
+if TYPE_CHECKING:  # a type only: the mirror is opened after the account check (sync.MirrorAt)
+    from .mirror import Mirror
 
 
 @dataclass
@@ -46,6 +48,8 @@ class ExportSummary:
 def derived_query(entity: Entity, source: str, *, raw: bool = False,
                   extracted_at: datetime | None = None) -> str:
     """`source` plus the derived columns (amount, status_label, rates) unless raw."""
+    from .mirror import quote
+
     parts = ["*"]
     if not raw:
         parts += [f"{sql} AS {quote(name)}" for name, sql in entity.derived.items()]
