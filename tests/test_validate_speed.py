@@ -75,7 +75,7 @@ def check_same(path, text: str, compilers) -> list[str]:
         got, errors = {}, exc.errors
     assert errors == expected_errors
     if not errors:
-        assert got.keys() == expected.keys()
+        assert list(got) == list(expected)  # in file order
         for name, compiled in got.items():
             assert (compiled.sql, compiled.columns, compiled.json_columns) == (
                 expected[name].sql, expected[name].columns, expected[name].json_columns), name
@@ -163,3 +163,11 @@ def test_scan_finds_what_an_expression_reads():
     assert flows._scan("t.id")[1] is True
     for outside in ("'a", "b'", "x -- c", "x /* c */", "1; 2", "(x", "x)", "$1", "E'\\''", ""):
         assert flows._scan(outside) is None, outside
+
+
+def test_flows_with_and_without_formulas_come_back_in_file_order(tmp_path, compilers):
+    parts = []
+    for i in range(40):
+        entity = SOURCES[i % len(SOURCES)][0]
+        parts.append(flow(i) if i % 3 else f"  flow_{i}:\n    source: {entity}\n    to: out/flow_{i}.csv\n")
+    check_same(tmp_path / "acflow.yaml", HEAD + "".join(parts), compilers)

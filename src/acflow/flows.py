@@ -21,6 +21,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -113,6 +114,7 @@ class Compiler:
         self.table_of = table_of
         self.done: dict[str, Compiled] = {}
         self._described: dict[str, list[tuple[str, str]]] = {}
+        self._relations: dict[tuple[str, tuple[str, ...], str, bool], str] = {}
         self.binds = 0  # statements DuckDB bound (DESCRIBE): what validation's time goes to
         # validate() sets `batch`: formulas and filters are then bound many flows at a time (see _Batch)
         self.batch: _Batch | None = None
@@ -140,7 +142,9 @@ class Compiler:
     def _check_columns(self, names: list[str], have: list[tuple[str, str]], loc: Loc, where: str,
                        index: bool | None = True) -> None:
         """index: True adds the list index to loc, False the name (a mapping key), None nothing."""
-        lower = {n.lower() for n, _ in have}
+        if not names:
+            return
+        lower = _lower(have)
         for i, name in enumerate(names):
             if name.lower() not in lower:
                 known = [n for n, _ in have]
@@ -150,6 +154,12 @@ class Compiler:
 
     def relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool) -> str:
         """An entity (with its derived columns) from one account, or several appended."""
+        key = (entity.name, tuple(accounts), account_column, raw)
+        if key not in self._relations:
+            self._relations[key] = self._relation(entity, accounts, account_column, raw)
+        return self._relations[key]
+
+    def _relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool) -> str:
         parts = [derived_query(entity, self.table_of(a, entity.name), raw=raw) for a in accounts]
         if len(accounts) == 1:
             return parts[0]
@@ -168,7 +178,7 @@ class Compiler:
         accounts = config.account_names(flow)
         multi = len(accounts) > 1
         acol = self._account_column(flow)
-        jsons = set(json_columns(root))
+        jsons = set(_json_columns(root))
 
         # source
         if spec.source.flow is not None:
@@ -217,16 +227,17 @@ class Compiler:
             sql = (f"SELECT t.*{', ' + picked if picked else ''} FROM ({sql}) t "
                    f"{join.how.upper()} JOIN ({rel}) j ON {on}{same_account('j')}")
             cols = self._describe(sql, jat, f"join {entity.name}")
-            jsons |= {prefix + c for c in chosen if c in json_columns(entity)}
+            jsons |= {prefix + c for c in chosen if c in _json_columns(entity)}
 
         # formulas, then filter: each a step of its own, bound at its own line (or many flows' at once)
         base, base_cols = sql, cols
         steps: list[tuple[str, Loc, str]] = []
-        lowered = {n.lower() for n, _ in cols}
+        lowered, added = _lower(cols), set()
         for name, expr in spec.formulas.items():
-            sql = (f"SELECT * REPLACE (({expr}) AS {quote(name)}) FROM ({sql}) t" if name.lower() in lowered
+            exists = name.lower() in lowered or name.lower() in added
+            sql = (f"SELECT * REPLACE (({expr}) AS {quote(name)}) FROM ({sql}) t" if exists
                    else f"SELECT *, ({expr}) AS {quote(name)} FROM ({sql}) t")
-            lowered.add(name.lower())
+            added.add(name.lower())
             steps.append((sql, (*at, "formulas", name), f"formula {expr!r}"))
         for i, condition in enumerate(spec.filter):
             sql = f"SELECT * FROM ({sql}) t WHERE ({condition})"
@@ -255,15 +266,16 @@ class Compiler:
 
         # columns: select, hide, rename, types, timezone
         names = [n for n, _ in cols]
+        type_of = dict(cols)
         if spec.select is not None:
             self._check_columns(spec.select, cols, (*at, "select"), flow)
-            canon = {n.lower(): n for n in names}
+            canon = _lower(cols)
             names = [canon[s.lower()] for s in spec.select]
         if spec.hide:
             self._check_columns(spec.hide, cols, (*at, "hide"), flow)
             hidden = {h.lower() for h in spec.hide}
             names = [n for n in names if n.lower() not in hidden]
-        current = [(n, dict(cols)[n]) for n in names]
+        current = [(n, type_of[n]) for n in names]
         self._check_columns(list(spec.rename), current, (*at, "rename"), flow, index=False)
         renames = {k.lower(): v for k, v in spec.rename.items()}
         final = [renames.get(n.lower(), n) for n in names]
@@ -278,7 +290,7 @@ class Compiler:
         out = []
         for old, new in zip(names, final, strict=True):
             expr = f"t.{quote(old)}"
-            ctype = dict(cols)[old]
+            ctype = type_of[old]
             if new.lower() in types:
                 key, wanted = types[new.lower()]
                 ctype = _duck_type(config, (*at, "types", key), wanted)
@@ -303,7 +315,7 @@ class Compiler:
         if spec.types or zone:  # casts and zones change types: ask DuckDB
             cols = self._describe(sql, (*at, "types") if spec.types else at, "columns")
         else:  # the checked columns, chosen and renamed: nothing to bind again
-            cols = [(new, dict(cols)[old]) for old, new in zip(names, final, strict=True)]
+            cols = [(new, type_of[old]) for old, new in zip(names, final, strict=True)]
         jsons = {renames.get(j.lower(), j) for j in jsons if j.lower() in {n.lower() for n in names}}
 
         if destinations.EXTRACTED_AT in {n for n, _ in cols} and spec.mode == "append":
@@ -330,6 +342,37 @@ class Compiler:
                                     f"unknown time zone {zone!r}: write an IANA name like Europe/Paris "
                                     "or America/New_York") from None
         return zone
+
+
+_LOWER: dict[tuple[int, bool], tuple[list[tuple[str, str]], dict[str, Any]]] = {}
+
+
+def _lower(cols: list[tuple[str, str]], index: bool = False) -> dict[str, Any]:
+    """{name in lower case: the name (index: its first position)} of columns, once per list of
+    columns (flows that share a step share its list): every flow's checks ask."""
+    known = _LOWER.get((id(cols), index))
+    if known is not None and known[0] is cols:
+        return known[1]
+    if index:
+        found: dict[str, Any] = {}
+        for i, (n, _) in enumerate(cols):
+            found.setdefault(n.lower(), i)
+    else:
+        found = {n.lower(): n for n, _ in cols}
+    if len(_LOWER) > 10_000:
+        _LOWER.clear()
+    _LOWER[id(cols), index] = (cols, found)  # the list kept, so its id is not reused
+    return found
+
+
+_JSON_COLUMNS: dict[str, frozenset[str]] = {}
+
+
+def _json_columns(entity: Entity) -> frozenset[str]:
+    """json_columns, once per entity: every flow asks."""
+    if entity.name not in _JSON_COLUMNS:
+        _JSON_COLUMNS[entity.name] = json_columns(entity)
+    return _JSON_COLUMNS[entity.name]
 
 
 class _Deferred(Exception):
@@ -423,8 +466,11 @@ class _Batch:
         types = iter(r[1] for r in got[1:])
         for run in runs:
             cols = list(run.base_cols)
-            for name, _ in run.formulas:  # as the steps do: a new column at the end, or one replaced in place
-                at = next((i for i, (n, _) in enumerate(cols) if n.lower() == name.lower()), len(cols))
+            for i, (name, _) in enumerate(run.formulas):  # as the steps do: a new column at the end, or one
+                if i == 0:  # replaced in place
+                    at = _lower(run.base_cols, index=True).get(name.lower(), len(cols))
+                else:
+                    at = next((i for i, (n, _) in enumerate(cols) if n.lower() == name.lower()), len(cols))
                 cols[at:at + 1] = [(name, next(types))]
             compiler._described[run.sql] = cols
 
@@ -576,6 +622,7 @@ def validate(config: Config, flows: list[str] | None = None) -> dict[str, Compil
             waiting = deferred
     finally:
         con.close()
+    compiled = {name: compiled[name] for name in readable if name in compiled}  # in file order, as before
     if errors:
         raise ConfigErrors(sorted(dict.fromkeys(errors), key=_line))
     return compiled
