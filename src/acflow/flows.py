@@ -29,7 +29,7 @@ import pyarrow as pa
 from . import catalog, destinations
 from .catalog import Entity, Lookup
 from .columns import BatchBuilder
-from .config import Config, FlowSpec, Loc, _hint
+from .config import Config, FlowSpec, Loc, _hint, paused_gc
 from .errors import ConfigError, ConfigErrors
 from .export import derived_query, json_columns
 from .mirror import quote
@@ -577,6 +577,11 @@ def validate(config: Config, flows: list[str] | None = None) -> dict[str, Compil
 
     Every flow is checked, so one pass reports every mistake (ConfigErrors, one line each).
     """
+    with paused_gc():  # compiling makes many objects while the file's node tree is alive
+        return _validate(config, flows)
+
+
+def _validate(config: Config, flows: list[str] | None) -> dict[str, Compiled]:
     names = config.flow_names(flows)
     every = list(config.flows) if not flows else names
     errors: list[str] = []
