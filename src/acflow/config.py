@@ -353,6 +353,8 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            gc.freeze()  # what the pause made moves to the oldest generation, unwalked: the
+            gc.unfreeze()  # collection that would start at once walks the young ones (all of it)
             gc.enable()
 
 
