@@ -7,6 +7,7 @@ for good flows, the same message at the same line for each bad one, and few stat
 from __future__ import annotations
 
 import contextlib
+import gc
 
 import duckdb
 import pytest
@@ -171,3 +172,15 @@ def test_flows_with_and_without_formulas_come_back_in_file_order(tmp_path, compi
         entity = SOURCES[i % len(SOURCES)][0]
         parts.append(flow(i) if i % 3 else f"  flow_{i}:\n    source: {entity}\n    to: out/flow_{i}.csv\n")
     check_same(tmp_path / "acflow.yaml", HEAD + "".join(parts), compilers)
+
+
+def test_the_cycle_collector_runs_again_after_load_and_validate_even_on_errors(tmp_path):
+    path = tmp_path / "acflow.yaml"
+    path.write_text(HEAD + flow(0, formulas="{x: valeu}"))
+    with pytest.raises(ConfigErrors):
+        flows.validate(load(path))
+    assert gc.isenabled()
+    path.write_text(HEAD + "  a: {source: deals}\n")
+    with pytest.raises(ConfigError):
+        load(path)
+    assert gc.isenabled()
