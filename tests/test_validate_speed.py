@@ -121,6 +121,7 @@ CASES = {
     "wrong type": "{x: value || 1 + 'a'}",
     "empty": "{x: ''}",
     "unclosed bracket": '{x: "(value"}',
+    "reads a name of the batch": "{x: _acflow_1}",
     "quotes with doubled quotes": "{x: \"'it''s'\"}",
 }
 

@@ -422,6 +422,8 @@ class _Batch:
             scanned = _scan(expr)
             if scanned is None or (earlier and (scanned[1] or scanned[0] & earlier)):
                 return False
+            if any(n.startswith("_acflow_") for n in scanned[0]):  # the batch's own names: not there alone
+                return False
             if name is not None:
                 earlier.add(name.lower())
         self.pending.setdefault(base, {})[sql] = _Run(sql, base_cols, list(spec.formulas.items()), list(spec.filter))
