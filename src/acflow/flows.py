@@ -11,7 +11,9 @@ and timezone change them, so an id cast to text still sorts as a number.
 
 Each step is checked by DuckDB's binder as it is added (`DESCRIBE`), so a bad
 column or formula is reported at its own line of acflow.yaml. `validate` runs the
-same compiler over empty tables typed from the catalog: no mirror, no request.
+same compiler over empty tables typed from the catalog: no mirror, no request; there
+the formulas and filters of many flows are bound in one statement (`_Batch`), and only
+those of a statement that fails are bound step by step, for their own messages.
 """
 
 from __future__ import annotations
