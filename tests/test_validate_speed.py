@@ -185,3 +185,28 @@ def test_the_cycle_collector_runs_again_after_load_and_validate_even_on_errors(t
     with pytest.raises(ConfigError):
         load(path)
     assert gc.isenabled()
+
+
+TYPED = {
+    "text": "    types: {id: text}\n",
+    "several": "    types: {id: 'decimal(12, 2)', x: double, title: json}\n",
+    "zone": "    timezone: Europe/Paris\n",
+    "zone and cast": "    types: {cdate: timestamp, id: bool}\n    timezone: America/New_York\n",
+    "a time as a number": "    types: {cdate: int}\n",
+}
+
+
+@pytest.mark.parametrize("case", TYPED, ids=list(TYPED))
+def test_types_and_zones_are_probed_once_per_type_and_answer_as_the_whole_query(tmp_path, compilers, case):
+    parts = [flow(i) for i in range(60)]
+    for i in range(0, 60, 3):  # deals
+        parts[i] = parts[i].replace("    select: [id, title, x]\n", "    select: [id, title, x, cdate]\n" + TYPED[case])
+    check_same(tmp_path / "acflow.yaml", HEAD + "".join(parts), compilers)
+    assert compilers[0].binds <= 12  # not one a flow
+
+
+def test_a_probe_that_fails_leaves_the_whole_query_to_bind():
+    con = duckdb.connect()
+    compiler = flows.Compiler(None, con, lambda account, entity: entity)
+    assert compiler._probe([("BIGINT", "t.v"), ("BIGINT", "CAST(t.v AS VARCHAR)")]) == ["BIGINT", "VARCHAR"]
+    assert compiler._probe([("NO_SUCH_TYPE", "CAST(t.v AS VARCHAR)")]) is None

@@ -117,6 +117,7 @@ class Compiler:
         self.done: dict[str, Compiled] = {}
         self._described: dict[str, list[tuple[str, str]]] = {}
         self._relations: dict[tuple[str, tuple[str, ...], str, bool], str] = {}
+        self._probed: dict[tuple[str, str], str | None] = {}
         self.binds = 0  # statements DuckDB bound (DESCRIBE): what validation's time goes to
         # validate() sets `batch`: formulas and filters are then bound many flows at a time (see _Batch)
         self.batch: _Batch | None = None
@@ -290,16 +291,18 @@ class Compiler:
         types = {k.lower(): (k, v) for k, v in spec.types.items()}
         zone = self._zone(flow)
         out = []
+        changed: list[tuple[str, str]] = []  # (input type, the change as SQL over t.v): what validate probes
         for old, new in zip(names, final, strict=True):
-            expr = f"t.{quote(old)}"
+            expr, probe = f"t.{quote(old)}", "t.v"
             ctype = type_of[old]
             if new.lower() in types:
                 key, wanted = types[new.lower()]
                 ctype = _duck_type(config, (*at, "types", key), wanted)
-                expr = f"CAST({expr} AS {ctype})"
+                expr, probe = f"CAST({expr} AS {ctype})", f"CAST({probe} AS {ctype})"
             if zone and ctype in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
-                expr = f"timezone('{zone}', {expr})"
+                expr, probe = f"timezone('{zone}', {expr})", f"timezone('{zone}', {probe})"
             out.append(f"{expr} AS {quote(new)}")
+            changed.append((type_of[old], probe))
         # sort: by the output names, on the values before types and timezone (ids sort as numbers)
         order = ""
         if spec.sort:
@@ -315,7 +318,9 @@ class Compiler:
             order = f" ORDER BY {', '.join(keys)}"
         sql = f"SELECT {', '.join(out)} FROM ({sql}) t{order}"
         if spec.types or zone:  # casts and zones change types: ask DuckDB
-            cols = self._describe(sql, (*at, "types") if spec.types else at, "columns")
+            probed = self._probe(changed) if self.batch is not None else None
+            cols = ([(new, t) for new, t in zip(final, probed, strict=True)] if probed is not None
+                    else self._describe(sql, (*at, "types") if spec.types else at, "columns"))
         else:  # the checked columns, chosen and renamed: nothing to bind again
             cols = [(new, type_of[old]) for old, new in zip(names, final, strict=True)]
         jsons = {renames.get(j.lower(), j) for j in jsons if j.lower() in {n.lower() for n in names}}
@@ -326,6 +331,27 @@ class Compiler:
         compiled = Compiled(flow, sql, frozenset(jsons), cols)
         self.done[flow] = compiled
         return compiled
+
+    def _probe(self, changed: list[tuple[str, str]]) -> list[str] | None:
+        """The output types of casts and zones, each (input type, change) bound once over a NULL of
+        that type rather than the flow's whole query (1 to 2 ms a flow); None if one fails (the
+        query is then bound whole, for its message). validate only."""
+        out = []
+        for ctype, probe in changed:
+            if probe == "t.v":
+                out.append(ctype)
+                continue
+            if (ctype, probe) not in self._probed:
+                try:
+                    self.binds += 1
+                    got = self.con.execute(f"DESCRIBE SELECT {probe} AS c FROM (SELECT CAST(NULL AS {ctype}) AS v) t")
+                    self._probed[ctype, probe] = got.fetchall()[0][1]
+                except duckdb.Error:
+                    self._probed[ctype, probe] = None
+            if self._probed[ctype, probe] is None:
+                return None
+            out.append(self._probed[ctype, probe])
+        return out
 
     def _account_column(self, flow: str) -> str:
         src = self.config.flows[flow].source
