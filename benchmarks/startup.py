@@ -14,8 +14,9 @@ the three trees below were measured interleaved, run by run, under the same load
 
     first request of         export             sync
     before (6a3bb98)         0.82 s / 0.69 s    0.79 s / 0.72 s    (11 / 9 runs)
-    now                      0.68 s / 0.59 s    0.43 s / 0.37 s
-    destinations.py light*   0.41 s / 0.37 s    0.44 s / 0.38 s
+    check first              0.68 s / 0.59 s    0.43 s / 0.37 s
+    now (destinations light) 0.41 s / 0.37 s    0.44 s / 0.38 s
+    now, alone (load ~1)     0.40 s             0.33 s             (7 runs; --help 0.18 s)
 
     At load 0.2 (quiet): before 0.66 s (export); now 0.53 s export, 0.34 s sync (11 runs).
     `acflow --help` 0.18-0.21 s; `import acflow.cli` 0.07 s (typer 24-39 ms, rich.console 17-26 ms).
@@ -26,16 +27,15 @@ flight, and the mirror is opened once the key is proven. Against an API 250 ms a
 overlap shortens a whole `acflow sync lists` by 0.19 s (1.46 -> 1.27 s); on loopback it
 neither helps nor delays the first request.
 
-Where an export's 0.6 s goes before its first request (import costs, medians of 9, in order):
+Where an export's 0.6 s went before its first request, before destinations.py was made light (import costs, medians of 9, in order):
 Python itself ~25 ms; acflow.cli (typer, rich) 83 ms; typer 0.29's pydantic, which it loads
 to coerce a command's parameters (typer._adapters) 72 ms; asyncio 16 ms; then destinations.py,
 which export needs first to refuse a bad --to before any request, imports DuckDB 56 ms,
 filelock 11 ms and mirror.py's pyarrow (with numpy) 160 ms; aiohttp 143 ms, of which about
 25 ms is the two SSL contexts aiohttp.connector makes at import; tenacity, orjson, simdjson
 and acflow's own modules ~20 ms; then the event loop, the session and the connection.
-*destinations.py light: an uncommitted experiment that moved destinations.py's imports of
-duckdb, filelock, mirror and workbook into its write path; that ~230 ms is what stands between
-export and 0.5 s (tests/test_startup_order.py has a strict xfail for it).
+destinations.py now imports DuckDB, filelock, the mirror and the xlsx writer in its write path
+only, so parsing --to costs none of that ~230 ms (tests/test_startup_order.py holds it).
 """
 
 from __future__ import annotations

@@ -78,8 +78,6 @@ def test_export_checks_the_account_before_opening_the_mirror(sandbox, tmp_path):
     assert (tmp_path / "lists.csv").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="destinations.py imports DuckDB (and mirror.py, pyarrow) at the top, and "
-                   "export parses the destination before any request, so that a bad --to sends none")
 def test_export_checks_the_account_before_loading_pyarrow_or_duckdb(sandbox, tmp_path):
     result, seen = _run_noting_check(tmp_path, sandbox.admin_key, "export", "lists", "--to", "lists.csv",
                                      "--api-url", sandbox.url, "--rate-limit", "1000")

@@ -20,16 +20,27 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-import duckdb
-import filelock
-
 from .errors import ConfigError, DestinationError
-from .mirror import Mirror, quote
 from .spreadsheet import FORMULA_START, csv_timestamp_sql, protected, protected_sql  # noqa: F401
-from .workbook import XLSX_MAX_ROWS, Sheet, write_workbook  # noqa: F401 (re-exported for run.py, flows)
+from .sqltext import quote
+
+if TYPE_CHECKING:  # DuckDB, filelock and the mirror load when something is written: a bad --to is
+    import duckdb  # refused, and the account's key checked, before they cost their 230 ms
+
+    from .mirror import Mirror
+    from .workbook import Sheet  # noqa: F401
+
+_FROM_WORKBOOK = ("XLSX_MAX_ROWS", "Sheet", "write_workbook")  # re-exported for run.py and flows
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_WORKBOOK:
+        from . import workbook
+        return getattr(workbook, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 FILE_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".xlsx": "xlsx"}
 MODES = ("replace", "append", "merge")
@@ -176,6 +187,8 @@ def locked(target: Path) -> Iterator[None]:
     moves a longer one over it, so two at once kept only one's rows. An OS lock (flock, through
     the filelock library, which also works on Windows) dies with its process, so a kill never
     leaves the file locked. Also removes what killed writers left beside the target."""
+    import filelock
+
     path = lock_path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -304,6 +317,8 @@ def run_interruptibly(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any
     signals while a statement runs (a COPY went on to its end, then was thrown away). Python's
     signal handler writes the signal's number to a wakeup socket at once, even while this thread
     is inside DuckDB; a watcher thread reads it and interrupts the statement."""
+    import duckdb
+
     if threading.current_thread() is not threading.main_thread():
         con.execute(sql, params or [])  # only the main thread gets signals
         return
@@ -370,6 +385,10 @@ def write(mirror: Mirror, query: str, dest: Destination, mode: str,
     `delete_ids` (merge only): SQL over the mirror giving ids to delete from the destination,
     records gone from the API; applied in the same transaction as the upsert.
     """
+    import duckdb
+
+    from .workbook import write_workbook
+
     check_mode(dest, mode)
     if dest.kind == "xlsx":
         neutralize = (options or WriteOptions()).neutralize
@@ -522,6 +541,8 @@ def _write_sqlite(con: duckdb.DuckDBPyConnection, select: str, dest: Destination
 
 def _write_duckdb(con: duckdb.DuckDBPyConnection, mirror: Mirror, query: str, dest: Destination,
                   mode: str, gone: Sequence[Any] = ()) -> None:
+    import duckdb
+
     same_file = dest.path.resolve() == mirror.path.resolve()
     alias = "main" if same_file else "acflow_dest"
     if not same_file:

@@ -33,6 +33,7 @@ import duckdb
 import pyarrow as pa
 
 from .errors import AcflowError, ConfigError, MirrorBusy
+from .sqltext import quote
 
 log = logging.getLogger("acflow")
 
@@ -73,10 +74,6 @@ CREATE TABLE IF NOT EXISTS {META}.runs (
     fetch_kind VARCHAR, requests BIGINT, retries BIGINT, rate_limited BIGINT, rows BIGINT,
     inserted BIGINT, updated BIGINT, removed BIGINT, stubs BIGINT, status VARCHAR, error VARCHAR);
 """
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def account_schema(account_url: str) -> str:
