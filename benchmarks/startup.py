@@ -27,9 +27,10 @@ flight, and the mirror is opened once the key is proven. Against an API 250 ms a
 overlap shortens a whole `acflow sync lists` by 0.19 s (1.46 -> 1.27 s); on loopback it
 neither helps nor delays the first request.
 
-Where an export's 0.6 s went before its first request, before destinations.py was made light (import costs, medians of 9, in order):
+Where an export's 0.6 s went before its first request, before destinations.py was made light
+(import costs, medians of 9, in order):
 Python itself ~25 ms; acflow.cli (typer, rich) 83 ms; typer 0.29's pydantic, which it loads
-to coerce a command's parameters (typer._adapters) 72 ms; asyncio 16 ms; then destinations.py,
+to coerce a command's parameters (typer._adapters) 72 ms; asyncio 16 ms; destinations.py,
 which export needs first to refuse a bad --to before any request, imports DuckDB 56 ms,
 filelock 11 ms and mirror.py's pyarrow (with numpy) 160 ms; aiohttp 143 ms, of which about
 25 ms is the two SSL contexts aiohttp.connector makes at import; tenacity, orjson, simdjson
