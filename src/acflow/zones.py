@@ -46,6 +46,8 @@ _REGIONS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Austral
             "Indian/", "Pacific/")
 _ISO_WITH_OFFSET = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$"
 DAY = 86_400
+BUCKET = 7 * DAY  # one piece of evidence per offset and week: a year of dates costs ~100 checks, not ~700
+SETTLED, SETTLED_EVERY = 100, 8
 SAMPLE = 200  # dates looked at per column and batch: evidence enough, at a tenth of a batch's typing time
 
 
@@ -82,7 +84,8 @@ def _rank(name: str) -> tuple[int, int, str]:
 
 def offsets_in(values: pa.Array) -> list[tuple[int, int]]:
     """(epoch seconds, offset seconds) of the ISO dates with an offset among `values`: one per
-    offset and UTC day, so a batch of thousands of records gives a few dozen to check."""
+    offset and week (a week with a daylight-saving change gives one per side of it), so a batch of
+    thousands of records gives a few dozen to check."""
     if not pa.types.is_string(values.type) or values.null_count == len(values):
         return []
     iso = values.filter(pc.fill_null(pc.match_substring_regex(values, _ISO_WITH_OFFSET), False))
@@ -93,7 +96,7 @@ def offsets_in(values: pa.Array) -> list[tuple[int, int]]:
                         error_is_null=True)
     epoch = pc.cast(pc.cast(utc, pa.timestamp("s")), pa.int64())
     offset = pc.subtract(pc.cast(local, pa.int64()), epoch)
-    table = pa.table({"t": epoch, "o": offset, "d": pc.divide(epoch, DAY)}).drop_null()
+    table = pa.table({"t": epoch, "o": offset, "d": pc.divide(epoch, BUCKET)}).drop_null()
     grouped = table.group_by(["o", "d"]).aggregate([("t", "min")])
     return list(zip(grouped.column("t_min").to_pylist(), grouped.column("o").to_pylist(), strict=True))
 
@@ -132,6 +135,7 @@ class AccountZone:
     _seen: set[tuple[int, int]] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _disagree: int = 0  # dates whose offset the overriding zone does not have
+    _calls: int = 0
 
     def __post_init__(self) -> None:
         if self.user_zone is not None and not valid(self.user_zone):
@@ -144,7 +148,12 @@ class AccountZone:
         return bool(self.evidence.candidates)
 
     def observe(self, *columns: pa.Array | Iterable[Any]) -> None:
-        """Take the ISO dates among these raw values (a sample of each column) as evidence."""
+        """Take the ISO dates among these raw values (a sample of each column) as evidence. Once
+        the dates have settled the zone (SETTLED pieces of evidence), one batch in
+        SETTLED_EVERY is looked at: still enough to notice dates that disagree."""
+        self._calls += 1
+        if self._calls % SETTLED_EVERY and self.evidence.dates >= SETTLED:
+            return
         arrays = []
         for values in columns:
             arr = values if isinstance(values, pa.Array) else _strings(values)
