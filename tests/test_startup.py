@@ -17,8 +17,9 @@ import acflow
 HEAVY = ("pyarrow", "duckdb", "aiohttp", "pydantic", "acflow.sandbox.server")
 
 
-def _loaded_after(statement: str) -> list[str]:
-    code = f"import sys; {statement}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+def _loaded_after(statement: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """Which of `heavy` a fresh interpreter has loaded after running `statement`."""
+    code = f"import sys; {statement}; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.split()

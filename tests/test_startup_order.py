@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from test_startup import _loaded_after as loaded_after
 
 import acflow
 from acflow.account import Account
@@ -51,10 +52,7 @@ def _run_noting_check(tmp_path, key: str, *args: str) -> tuple[subprocess.Comple
 
 
 def _loaded_after(statement: str) -> list[str]:
-    code = f"import sys; {statement}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
+    return loaded_after(statement, HEAVY)
 
 
 def test_what_the_check_needs_loads_no_pyarrow_duckdb_or_numpy():
