@@ -14,6 +14,18 @@ from __future__ import annotations
 
 import sys
 
+
+def _quit_while_starting(signum: int, frame: object) -> None:
+    sys.stderr.write("Interrupted while starting: nothing was done.\n")
+    raise SystemExit(130)
+
+
+if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "acflow":  # the command, not an import
+    import signal as _signal
+
+    # Ctrl-C while this module is still defining the commands: main() takes over once it runs
+    _signal.signal(_signal.SIGINT, _quit_while_starting)
+
 try:  # Ctrl-C while the command starts: one line, not a traceback of whatever was importing
     import functools
     import json
