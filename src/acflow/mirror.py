@@ -18,6 +18,7 @@ import contextlib
 import errno
 import functools
 import itertools
+import json
 import logging
 import re
 import threading
@@ -321,14 +322,12 @@ class Mirror:
                                    [account_url]).fetchone()
         if row is None:
             return None, None
-        import json
         return row[0], json.loads(row[1]) if row[1] else None
 
     def set_zone(self, account_url: str, zone: str, evidence: dict[str, Any]) -> None:
-        import json
         with self.lock:
             self.con.execute(f"INSERT OR REPLACE INTO {META}.accounts VALUES (?, ?, ?, now())",
-                             [account_url, zone, json.dumps(evidence, default=str)])
+                             [account_url, zone, json.dumps(evidence)])
 
     def newest(self, account_url: str, entity: str, column: str, fallback: str | None) -> datetime | None:
         """The cursor of an incremental fetch: derived from committed rows, so it can never run ahead."""

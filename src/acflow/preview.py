@@ -12,7 +12,7 @@ from .client import Client
 from .columns import BatchBuilder
 from .export import derived_query
 from .paging import Page
-from .sync import _zone_of, probe_zone, resolve_entities, run_coroutine
+from .sync import probe_zone, resolve_entities, run_coroutine
 from .zones import AccountZone
 
 
@@ -29,7 +29,7 @@ def preview(entity: str, *, account: Account, limit: int = 10, raw: bool = False
             raw = await client.get_page(chosen.path, chosen.key, {**chosen.order, "limit": limit})
             records = Page(raw).records()[:limit]
             zone = AccountZone(override=account.timezone,
-                               user_zone=_zone_of(user) if user.get("localZoneid") else None)
+                               user_zone=user.get("localZoneid"))
             zone.observe(v for r in records for v in r.values())
             if not zone.learnt and not account.timezone:
                 await probe_zone(client, zone)

@@ -148,34 +148,13 @@ def resolve_entities(names: Sequence[str] | None) -> list[Entity]:
     return out
 
 
-def _zone_of(user: dict[str, Any]) -> str:
-    """The API user's own zone: only a guess at the account's (zones.py), used where no date says more."""
-    name = user.get("localZoneid")
-    if isinstance(name, str) and name:
-        try:
-            zoneinfo.ZoneInfo(name)
-            return name
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    return "UTC"
-
-
 def account_zone(mirror: Mirror, account: Account, user: dict[str, Any]) -> AccountZone:
     """The account's zone as far as the mirror, the user's word and the API user know it."""
     from .zones import AccountZone, Evidence
 
     stored_zone, stored = mirror.zone(account.url)
-    evidence = None
-    if stored:
-        known = {k: v for k, v in stored.items() if k in Evidence.__dataclass_fields__}
-        for key in ("first", "last"):
-            if known.get(key):
-                known[key] = datetime.fromisoformat(known[key])
-        known["candidates"] = tuple(known.get("candidates") or ())
-        known["offsets"] = tuple(known.get("offsets") or ())
-        evidence = Evidence(**known)
-    return AccountZone(override=account.timezone, stored=evidence, stored_zone=stored_zone,
-                       user_zone=_zone_of(user) if user.get("localZoneid") else None)
+    return AccountZone(override=account.timezone, stored=Evidence.from_json(stored) if stored else None,
+                       stored_zone=stored_zone, user_zone=user.get("localZoneid"))
 
 
 PROBE = ({"limit": 100, "orders[cdate]": "ASC"}, {"limit": 100, "orders[cdate]": "DESC"})
@@ -400,11 +379,8 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
                              turns=turns)
                 for e, r in zip(entities, summary.entities, strict=True)
             ))
-        if zone.learnt:
-            from .zones import AccountZone
-
-            learnt = AccountZone(stored=zone.evidence, stored_zone=zone.stored_zone, user_zone=zone.user_zone)
-            await asyncio.to_thread(mirror.set_zone, account.url, learnt.zone, asdict(zone.evidence))
+        if zone.learnt_zone:  # what the dates say is kept, not an override
+            await asyncio.to_thread(mirror.set_zone, account.url, zone.learnt_zone, zone.evidence.to_json())
         summary.zone = zone.zone
         summary.zone_source, summary.zone_confidence, summary.zone_note = (
             zone.source, zone.confidence(), zone.note())

@@ -16,6 +16,7 @@ account in the mirror, so later syncs and naive-only entities start right.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import zoneinfo
@@ -106,11 +107,25 @@ class Evidence:
     """What the dates seen so far leave: kept per account in the mirror between syncs."""
 
     candidates: tuple[str, ...] = ()  # zones agreeing with every date seen; () = nothing seen yet
-    dates: int = 0  # distinct (offset, day) pieces of evidence
+    dates: int = 0  # distinct (offset, week) pieces of evidence
     offsets: tuple[int, ...] = ()  # distinct offsets seen, in seconds
     first: datetime | None = None
     last: datetime | None = None
     unexplained: int = 0  # dates no zone agreeing with the others explains (the account's zone changed?)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "first": self.first and self.first.isoformat(),
+                "last": self.last and self.last.isoformat()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Evidence:
+        """What to_json gave, as the mirror kept it (lists for tuples); unknown keys are ignored."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("candidates", "offsets"):
+            known[key] = tuple(known.get(key) or ())
+        for key in ("first", "last"):
+            known[key] = datetime.fromisoformat(known[key]) if known.get(key) else None
+        return cls(**known)
 
 
 def _fmt_offset(seconds: int) -> str:
@@ -123,14 +138,15 @@ def _fmt_offset(seconds: int) -> str:
 class AccountZone:
     """The zone naive timestamps of one account are read in, and why.
 
-    `override` is the user's word (acflow.yaml `timezone:`, `--account-timezone`); `stored`
-    what earlier syncs learnt; `user_zone` the API user's `localZoneid`, a guess of last resort.
-    Typing threads call observe() with each batch's raw dates before reading its naive ones."""
+    `override` is the user's word (acflow.yaml `timezone:`, `--account-timezone`); `stored` and
+    `stored_zone` what earlier syncs learnt and chose; `user_zone` the API user's `localZoneid`
+    (anything, checked here), a guess of last resort. Typing threads call observe() with each
+    batch's raw dates before reading its naive ones."""
 
     override: str | None = None
     stored: Evidence | None = None
     stored_zone: str | None = None
-    user_zone: str | None = None
+    user_zone: Any = None
     evidence: Evidence = field(default_factory=Evidence)
     _seen: set[tuple[int, int]] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -141,7 +157,7 @@ class AccountZone:
         if self.user_zone is not None and not valid(self.user_zone):
             self.user_zone = None
         if self.stored is not None and self.stored.candidates:
-            self.evidence = Evidence(**{**self.stored.__dict__})
+            self.evidence = dataclasses.replace(self.stored)
 
     @property
     def learnt(self) -> bool:
@@ -191,16 +207,20 @@ class AccountZone:
         ev.last = max(ev.last, when) if ev.last else when
 
     @property
-    def zone(self) -> str:
-        if self.override:
-            return self.override
+    def learnt_zone(self) -> str | None:
+        """The zone the dates say, whatever the override: the earlier choice or the user's zone
+        where they fit, else the best-known zone that does; None before any date."""
         candidates = self.evidence.candidates
-        if candidates:
-            for preferred in (self.stored_zone, self.user_zone):
-                if preferred in candidates:
-                    return preferred
-            return min(candidates, key=_rank)
-        return self.stored_zone or self.user_zone or "UTC"
+        if not candidates:
+            return None
+        for preferred in (self.stored_zone, self.user_zone):
+            if preferred in candidates:
+                return preferred
+        return min(candidates, key=_rank)
+
+    @property
+    def zone(self) -> str:
+        return self.override or self.learnt_zone or self.stored_zone or self.user_zone or "UTC"
 
     @property
     def source(self) -> str:
@@ -232,7 +252,7 @@ class AccountZone:
         ev = self.evidence
         if self.override and self._disagree:
             return (f"{self._disagree} dates carry offsets {self.override} does not have at their time; "
-                    f"the dates suggest {self._best_learnt()}: check timezone: for this account")
+                    f"the dates suggest {self.learnt_zone or 'nothing yet'}: check timezone: for this account")
         if self.override:
             return None
         if not self.learnt:
@@ -249,9 +269,6 @@ class AccountZone:
             parts.append(f"{ev.unexplained} dates fit no single zone with the others (did the account's "
                          "zone change?)")
         return "; ".join(parts) or None
-
-    def _best_learnt(self) -> str:
-        return min(self.evidence.candidates, key=_rank) if self.evidence.candidates else "nothing yet"
 
     def report(self) -> dict[str, Any]:
         ev = self.evidence
