@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -216,16 +216,20 @@ class BatchBuilder:
     def _new_columns(self) -> int:
         return sum(1 for n in self.types if n not in self.entity.columns and n != EXTRA_FIELDS)
 
-    def _admit(self, name: str) -> bool:
-        """Whether an unknown field gets a column of its own (else it goes to EXTRA_FIELDS)."""
+    def _too_many(self, names: Iterable[str]) -> bool:
+        """Whether these fields would take the unknown ones past MAX_NEW_COLUMNS."""
+        unknown = sum(1 for name in names if name not in self.types and name not in DROPPED)
+        return unknown + self._new_columns() > MAX_NEW_COLUMNS
+
+    def _admit(self, name: str) -> None:
+        """An unknown field gets a column of its own, or past MAX_NEW_COLUMNS goes to EXTRA_FIELDS."""
         if name in self.types or name in DROPPED:
-            return name in self.types
+            return
         if name in self.overflow or self._new_columns() >= MAX_NEW_COLUMNS:
             self.overflow.add(name)
             self.types.setdefault(EXTRA_FIELDS, ColType.JSON)
-            return False
-        self.types[name] = ColType.TEXT
-        return True
+        else:
+            self.types[name] = ColType.TEXT
 
     def _extra(self, record: dict[str, Any]) -> str | None:
         """The record's fields past MAX_NEW_COLUMNS as one JSON object of at most EXTRA_BYTES."""
@@ -246,8 +250,7 @@ class BatchBuilder:
         """Records as dicts -> a typed batch (the exact path; build_pages is the fast one)."""
         for record in records:  # unknown fields are kept, as text, in order of appearance
             for name in record:
-                if name not in self.types:
-                    self._admit(name)
+                self._admit(name)
         columns: dict[str, Values] = {name: [r.get(name) for r in records]
                                       for name in self.types if name != EXTRA_FIELDS}
         if self.overflow:
@@ -277,10 +280,7 @@ class BatchBuilder:
             first = records[0] if isinstance(records, simdjson.Array) and len(records) else None
         except (ValueError, RuntimeError, IndexError, AttributeError):
             return False
-        if not isinstance(first, simdjson.Object):
-            return False
-        unknown = sum(1 for name in first if name not in self.types and name not in DROPPED)
-        return unknown + self._new_columns() > MAX_NEW_COLUMNS
+        return isinstance(first, simdjson.Object) and self._too_many(first)
 
     def _read_pages(self, pages: Sequence[Page]) -> tuple[dict[str, pa.Array], int]:
         declared = [(n, pa.string()) for n, k in self.types.items() if k in (ColType.TEXT, ColType.TIMESTAMP)]
@@ -306,9 +306,8 @@ class BatchBuilder:
         if len(keep) != len(records):
             records = records.take(pa.array(keep, type=pa.int64()))
         names = [records.type.field(i).name for i in range(records.type.num_fields)]
-        if sum(1 for n in names if n not in self.types and n not in DROPPED) + self._new_columns() \
-                > MAX_NEW_COLUMNS or self.overflow:
-            raise _NotExact()  # too wide: build() keeps the rest as one JSON object per record
+        if self._too_many(names):  # a later record wider than the first: build() keeps the rest as JSON
+            raise _NotExact()
         fields = {name: records.field(i) for i, name in enumerate(names)}
         for name, array in fields.items():
             if name in DROPPED:
