@@ -144,9 +144,9 @@ class Mirror:
             who = f" (PID {pid.group(1)})" if pid else ""
             return MirrorBusy(f"mirror {self.path} is in use by another acflow process{who}: "
                               "wait for it to finish, or give this one another --mirror")
-        if "no space left on device" in low or getattr(exc, "errno", None) == errno.ENOSPC:
-            return AcflowError(f"mirror {self.path} cannot be written: no space left on device; free some space "
-                               "or give another --mirror; the mirror is unchanged")
+        full = self.cannot_write(exc)
+        if full is not None:
+            return full
         damaged = {"not a valid duckdb database file": "not a DuckDB file",
                    "could not read enough bytes": "the file is cut short", "checksum": "a checksum does not match",
                    "corrupt": "corrupt", "serialization error": "unreadable", "internal error": "unreadable"}
