@@ -9,7 +9,6 @@ fails, what the destination held before is untouched.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import shutil
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from .errors import ConfigError, DestinationError
+from .errors import ConfigError, DestinationError, disk_cause
 from .spreadsheet import FORMULA_START, csv_timestamp_sql, protected, protected_sql  # noqa: F401
 from .sqltext import quote
 
@@ -301,12 +300,10 @@ def temp_dir_for(target: Path) -> Iterator[Path]:
 def _why(exc: BaseException) -> str:
     """The cause of a failed write in a few words: a full disk is said so, whatever the layer
     (DuckDB's IO Error text, SQLite's "database or disk is full", an OSError's errno)."""
-    code = getattr(exc, "errno", None)
+    cause = disk_cause(exc)
+    if cause is not None:
+        return cause
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if code == errno.ENOSPC or "no space left on device" in text.lower() or "database or disk is full" in text:
-        return "no space left on device"
-    if code == errno.EFBIG or "file too large" in text.lower():
-        return "file too large (a file size limit was reached)"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return re.sub(r"^[A-Za-z ]*Error: ", "", text)

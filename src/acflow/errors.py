@@ -19,6 +19,7 @@ to a prefix, and every AcflowError's message passes through `shorten()` as well.
 
 from __future__ import annotations
 
+import errno
 import re
 
 QUOTE_LIMIT = 100  # characters of a value a message quotes
@@ -85,6 +86,18 @@ class PagingStuck(ApiError):
 
 class DestinationError(AcflowError):
     exit_code = 1
+
+
+def disk_cause(exc: BaseException) -> str | None:
+    """A full disk or a file size limit under any layer (an OSError's errno, DuckDB's IO Error
+    text, SQLite's "database or disk is full"), in a few words; None for any other failure."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).lower()
+    if code == errno.ENOSPC or "no space left on device" in text or "database or disk is full" in text:
+        return "no space left on device"
+    if code == errno.EFBIG or "file too large" in text:
+        return "file too large (a file size limit was reached)"
+    return None
 
 
 class MirrorBusy(AcflowError):

@@ -15,7 +15,6 @@ so destinations can take only what changed since they last published.
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import itertools
 import json
@@ -33,7 +32,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from .errors import AcflowError, ConfigError, MirrorBusy
+from .errors import AcflowError, ConfigError, MirrorBusy, disk_cause
 from .sqltext import quote
 
 log = logging.getLogger("acflow")
@@ -385,12 +384,8 @@ class Mirror:
 
     def cannot_write(self, exc: BaseException) -> AcflowError | None:
         """A full disk (or a file size limit) under the mirror, as one line; None for other errors."""
-        text = str(exc).lower()
-        if "no space left on device" in text or getattr(exc, "errno", None) == errno.ENOSPC:
-            why = "no space left on device"
-        elif "file too large" in text or getattr(exc, "errno", None) == errno.EFBIG:
-            why = "file too large (a file size limit was reached)"
-        else:
+        why = disk_cause(exc)
+        if why is None:
             return None
         return AcflowError(f"mirror {self.path} cannot be written: {why}; free some space or give another "
                            "--mirror, then sync again; the mirror is unchanged")
