@@ -324,3 +324,11 @@ def find(name: str) -> Entity | None:
 
 def names() -> list[str]:
     return [e.name for e in _ENTITIES]
+
+
+def suggest(name: str) -> str:
+    """What to say after "unknown entity": the closest name or alias, else every entity's name."""
+    from .errors import did_you_mean
+
+    spelled = [alias for e in _ENTITIES for alias in (e.name, *e.aliases)]
+    return did_you_mean(name, spelled) or f" Choose from: {', '.join(names())}."

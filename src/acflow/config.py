@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import difflib
 import gc
 import os
 import re
@@ -24,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .account import Account
-from .errors import ConfigError, ConfigErrors, quoted
+from .errors import ConfigError, ConfigErrors, did_you_mean, quoted
 
 DEFAULT_CONFIG = Path("acflow.yaml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 4x faster, and refuses nesting past 1,000
@@ -200,7 +199,7 @@ class Config:
             if name not in self.flows:
                 names = list(self.flows)
                 listed = ", ".join(names[:20]) + (f", ... ({len(names):,} flows)" if len(names) > 20 else "")
-                raise ConfigError(f"{self.path}: no flow named {quoted(name)}.{_hint(name, self.flows)} "
+                raise ConfigError(f"{self.path}: no flow named {quoted(name)}.{did_you_mean(name, self.flows)} "
                                   f"Flows: {listed or 'none'}")
         return list(dict.fromkeys(wanted))
 
@@ -243,11 +242,6 @@ def dotted(loc: Loc) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top)"
-
-
-def _hint(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def line_of(root: yaml.Node | None, loc: Loc) -> int:
@@ -304,7 +298,7 @@ def _message(error: dict[str, Any]) -> tuple[Loc, str]:
                      "the environment variable that holds it")
     if kind == "extra_forbidden":
         model = _model_at(loc)
-        hint = _hint(str(loc[-1]), model.model_fields) if model else ""
+        hint = did_you_mean(str(loc[-1]), model.model_fields) if model else ""
         allowed = f" Allowed here: {', '.join(model.model_fields)}." if model and not hint else ""
         return loc, f"unknown field {loc[-1]!r}.{hint}{allowed}"
     if kind == "missing":
@@ -451,13 +445,13 @@ def _check_names(config: Config) -> list[str]:
         src = flow.source
         if src.flow is not None:
             if src.flow not in spec.flows:
-                add((*loc, "flow"), f"no flow named {quoted(src.flow)}.{_hint(src.flow, spec.flows)}")
+                add((*loc, "flow"), f"no flow named {quoted(src.flow)}.{did_you_mean(src.flow, spec.flows)}")
             continue
         for i, acct in enumerate(src.accounts or ([src.account] if src.account else [])):
             if acct not in spec.accounts:
                 where = (*loc, "accounts", i) if src.accounts else (*loc, "account")
                 known = ", ".join(spec.accounts) or "none yet: add an accounts: section"
-                add(where, f"no account named {quoted(acct)}.{_hint(acct, spec.accounts)} Accounts: {known}")
+                add(where, f"no account named {quoted(acct)}.{did_you_mean(acct, spec.accounts)} Accounts: {known}")
         if not src.account and not src.accounts:
             if not spec.accounts:
                 add(loc, "no account to read from: add an accounts: section (name, url, key_env)")

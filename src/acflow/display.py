@@ -12,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .errors import ConfigError, quoted
+from .errors import ConfigError, did_you_mean, quoted
 
 if TYPE_CHECKING:  # the CLI imports this module before it knows whether a sync will run
     from rich.progress import TaskID
@@ -86,10 +86,7 @@ def pick_columns(names: list[str], wanted: str | None, where: str) -> list[str]:
     chosen = []
     for name in (w.strip() for w in wanted.split(",") if w.strip()):
         if name.lower() not in by_lower:
-            import difflib
-
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else f" Columns: {', '.join(names)}"
+            hint = did_you_mean(name, names) or f" Columns: {', '.join(names)}"
             raise ConfigError(f"--columns: no column {quoted(name)} in {where}.{hint}")
         chosen.append(by_lower[name.lower()])
     return chosen

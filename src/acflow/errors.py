@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Iterable
 
 QUOTE_LIMIT = 100  # characters of a value a message quotes
 MESSAGE_LIMIT = 2000  # characters of a whole message
@@ -86,6 +87,14 @@ class PagingStuck(ApiError):
 
 class DestinationError(AcflowError):
     exit_code = 1
+
+
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """` Did you mean 'deals'?` for the closest of `choices`, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 def disk_cause(exc: BaseException) -> str | None:

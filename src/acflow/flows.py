@@ -31,8 +31,8 @@ import pyarrow as pa
 from . import catalog, destinations
 from .catalog import Entity, Lookup
 from .columns import BatchBuilder
-from .config import Config, FlowSpec, Loc, _hint, paused_gc
-from .errors import ConfigError, ConfigErrors
+from .config import Config, FlowSpec, Loc, paused_gc
+from .errors import ConfigError, ConfigErrors, did_you_mean
 from .export import derived_query, json_columns
 from .mirror import quote
 
@@ -65,13 +65,8 @@ def entity_of(config: Config, flow: str, seen: tuple[str, ...] = ()) -> Entity:
     found = catalog.find(src.entity or "")
     if found is None:
         raise config.error(("flows", flow, "source", "entity"),
-                           f"unknown entity {src.entity!r}.{_entity_hint(src.entity or '')}")
+                           f"unknown entity {src.entity!r}.{catalog.suggest(src.entity or '')}")
     return found
-
-
-def _entity_hint(name: str) -> str:
-    names = [*catalog.names(), *(a for e in catalog.CATALOG.values() for a in e.aliases)]
-    return _hint(name, names) or f" Choose from: {', '.join(catalog.names())}."
 
 
 def needs(config: Config, flow: str) -> set[tuple[str, str]]:
@@ -95,7 +90,7 @@ def _lookup(config: Config, flow: str, root: Entity, name: str, i: int) -> Looku
     if name not in table:
         offer = ", ".join(table) if table else "none"
         raise config.error(("flows", flow, "lookups", i),
-                           f"no lookup {name!r} for {root.name}.{_hint(name, table)} Lookups for "
+                           f"no lookup {name!r} for {root.name}.{did_you_mean(name, table)} Lookups for "
                            f"{root.name}: {offer}")
     return table[name]
 
@@ -103,7 +98,7 @@ def _lookup(config: Config, flow: str, root: Entity, name: str, i: int) -> Looku
 def _join_entity(config: Config, flow: str, i: int, name: str) -> Entity:
     found = catalog.find(name)
     if found is None:
-        raise config.error(("flows", flow, "join", i, "entity"), f"unknown entity {name!r}.{_entity_hint(name)}")
+        raise config.error(("flows", flow, "join", i, "entity"), f"unknown entity {name!r}.{catalog.suggest(name)}")
     return found
 
 
@@ -151,7 +146,8 @@ class Compiler:
         for i, name in enumerate(names):
             if name.lower() not in lower:
                 known = [n for n, _ in have]
-                hint = _hint(name, known) or f" Columns: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}"
+                more = ", ..." if len(known) > 12 else ""
+                hint = did_you_mean(name, known) or f" Columns: {', '.join(known[:12])}{more}"
                 at = loc if index is None else (*loc, i) if index else (*loc, name)
                 raise self.config.error(at, f"unknown column {name!r} in {where}.{hint}")
 

@@ -138,11 +138,7 @@ def resolve_entities(names: Sequence[str] | None) -> list[Entity]:
     for name in names:
         entity = catalog.find(name)
         if entity is None:
-            import difflib
-            close = difflib.get_close_matches(name, [*catalog.names(), *(
-                a for e in catalog.CATALOG.values() for a in e.aliases)], n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else f" Choose from: {', '.join(catalog.names())}."
-            raise ConfigError(f"unknown entity {name!r}.{hint}")
+            raise ConfigError(f"unknown entity {name!r}.{catalog.suggest(name)}")
         if entity not in out:
             out.append(entity)
     return out
