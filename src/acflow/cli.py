@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import sys
 
+STARTING = "Interrupted while starting: nothing was done.\n"  # a Ctrl-C before any command ran
+
 
 def _quit_while_starting(signum: int, frame: object) -> None:
-    sys.stderr.write("Interrupted while starting: nothing was done.\n")
+    sys.stderr.write(STARTING)
     raise SystemExit(130)
 
 
@@ -47,7 +49,7 @@ try:  # Ctrl-C while the command starts: one line, not a traceback of whatever w
     from . import __version__
     from .errors import AcflowError, ConfigError, shorten
 except KeyboardInterrupt:
-    sys.stderr.write("Interrupted while starting: nothing was done.\n")
+    sys.stderr.write(STARTING)
     raise SystemExit(130) from None
 
 if TYPE_CHECKING:
@@ -600,7 +602,7 @@ def main() -> None:
     try:
         app(prog_name="acflow")
     except (KeyboardInterrupt, _StartupInterrupt):
-        sys.stderr.write("Interrupted while starting: nothing was done.\n")
+        sys.stderr.write(STARTING)
         raise SystemExit(143 if signal.SIGTERM in _stopped_by else 130) from None
     finally:  # the command is over: a late Ctrl-C must not turn its exit code into a signal's
         signal.signal(signal.SIGINT, signal.SIG_IGN)
