@@ -27,7 +27,8 @@ def test_duckdb_paths_follow_sqlalchemy():
     ("deals.txt", "cannot tell the format of 'deals.txt': end the file name with .csv, .jsonl, .parquet or "
                   ".xlsx, or write duckdb:///path.duckdb or sqlite:///path.db"),
     ("ftp://x/deals.csv", "unknown destination scheme ftp://; use .csv, .jsonl, .parquet, .xlsx files, "
-                          "duckdb:///path.duckdb and sqlite:///path.db"),
+                          "duckdb:///path.duckdb, sqlite:///path.db, postgresql://user@host/db, mysql://user@host/db, "
+                          "snowflake://account/db, bigquery://project/dataset"),
     ("sqlite://", "destination 'sqlite://' names no file: write sqlite:///path/to/file.db"),
     ("duckdb://", "destination 'duckdb://' names no file: write duckdb:///path/to/file.duckdb"),
 ])

@@ -113,7 +113,7 @@ def test_a_writer_waits_for_the_lock_then_says_so_in_one_line(tmp_path, monkeypa
             sys.stdin.read()
     """, str(destinations.lock_path(target)), str(tmp_path / "held"))
     _wait_for(tmp_path / "held", holder)
-    monkeypatch.setattr(destinations, "LOCK_TIMEOUT", 0.3)
+    monkeypatch.setattr("acflow.destinations.local.LOCK_TIMEOUT", 0.3)
     sync(["lists"], account=account, mirror=tmp_path / "m.duckdb")
     with Mirror(tmp_path / "m.duckdb") as db:
         dest = destinations.parse(str(target), "lists")

@@ -60,8 +60,10 @@ URL_ENV = "ACTIVECAMPAIGN_API_URL"
 KEY_ENV = "ACTIVECAMPAIGN_API_KEY"
 DEFAULT_MIRROR = Path(".acflow") / "mirror.duckdb"
 DEFAULT_CONFIG = Path("acflow.yaml")
-DESTINATIONS = ("a .csv, .jsonl, .parquet or .xlsx file, duckdb:///path.duckdb[?table=NAME] or "
-                "sqlite:///path.db[?table=NAME]")
+DESTINATIONS = ("a .csv, .jsonl, .parquet or .xlsx file, duckdb:///path.duckdb[?table=NAME], "
+                "sqlite:///path.db[?table=NAME], postgresql://user@host:5432/db[?table=NAME&schema=NAME], "
+                "mysql://user@host:3306/db[?table=NAME], snowflake://user@account/db/schema[?table=NAME], "
+                "bigquery://project/dataset[?table=NAME]")
 SANDBOX_HELP = ("An ActiveCampaign-compatible API server for trying and testing flows.\n\n"
                 "Example: acflow sandbox serve --contacts 5000")
 
@@ -414,18 +416,23 @@ def init_cmd(
 def validate_cmd(
     config: ConfigOpt = DEFAULT_CONFIG,
     as_json: JsonOpt = False,
+    connect: Annotated[bool, typer.Option(
+        "--connect", help="Also connect to each database destination and check that the user may create tables "
+                          "there (still no ActiveCampaign request).")] = False,
 ) -> None:
     """Check acflow.yaml without any request: schema, entities, columns, formulas, joins, destinations.
 
-    Example: acflow validate --config acflow.yaml
+    Example: acflow validate --config acflow.yaml --connect
     """
     import os
 
     from .config import load
-    from .flows import validate
+    from .flows import check_connections, validate
 
     cfg = load(config)
     compiled = validate(cfg)
+    if connect:
+        check_connections(cfg)
     missing = sorted({v for a in cfg.spec.accounts.values() for v in (a.key_env, a.url_env)
                       if v and not os.environ.get(v)})
     if as_json:

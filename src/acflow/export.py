@@ -77,7 +77,7 @@ def publish(mirror: Mirror, account_url: str, entity: Entity, dest: destinations
     adds those rows with the time they were written, merge upserts them by id and deletes
     what is gone from the API.
     """
-    target, source = f"{dest.kind}:{dest.path.resolve()}#{dest.table or ''}", f"{account_url}/{entity.name}"
+    target, source = dest.key(), f"{account_url}/{entity.name}"
     upto = mirror.last_seq(account_url, entity.name)
     if mode == "replace":  # everything current: afterwards the destination is up to date
         query = publish_query(mirror, account_url, entity, raw=raw) + " ORDER BY id"  # a stable, readable order

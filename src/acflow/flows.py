@@ -32,7 +32,7 @@ from . import catalog, destinations
 from .catalog import Entity, Lookup
 from .columns import BatchBuilder
 from .config import Config, FlowSpec, Loc, paused_gc
-from .errors import ConfigError, ConfigErrors, did_you_mean
+from .errors import ConfigError, ConfigErrors, DestinationError, did_you_mean
 from .export import derived_query, json_columns
 from .mirror import quote
 
@@ -596,6 +596,25 @@ def check_destination(config: Config, flow: str) -> destinations.Destination:
         except ConfigError as exc:
             raise config.error((*at, "sheet"), str(exc)) from None
     return dest
+
+
+def check_connections(config: Config, flows: list[str] | None = None) -> None:
+    """`acflow validate --connect`: each database destination answers and lets its user create
+    tables; every failure is found in one pass, one line each (DestinationErrors, exit code 1)."""
+    errors: list[str] = []
+    seen: set[str] = set()
+    for name in config.flow_names(flows):
+        dest = check_destination(config, name)
+        check = getattr(dest.writer, "check", None)
+        if check is None or dest.key() in seen:
+            continue
+        seen.add(dest.key())
+        try:
+            check(dest)
+        except DestinationError as exc:
+            errors.append(f"flow {name!r}: {exc}")
+    if errors:
+        raise DestinationError("\n".join(errors))
 
 
 def validate(config: Config, flows: list[str] | None = None) -> dict[str, Compiled]:

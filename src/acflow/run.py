@@ -241,7 +241,7 @@ def _write_all(prep: _Prepared, summary: RunSummary) -> None:
                 prints[n] = _fingerprint(db, compiled[n].sql) if only else None
             unchanged = (all(cfg.flows[n].only_if_changed for n in group)
                          and all(prints[n] == _last_fingerprint(db, n, results[n].destination) for n in group)
-                         and (dest.kind in destinations.DATABASES or dest.path.exists()))
+                         and (not dest.is_file or (dest.path is not None and dest.path.exists())))
             if unchanged:
                 for n in group:
                     results[n].status = "unchanged"

@@ -112,13 +112,15 @@ def write_workbook(mirror: Mirror, path: Path, sheets: Sequence[Sheet | tuple[An
     `sheets`: Sheet(name, query, neutralize, zone) or a plain tuple of those; returns rows per sheet."""
     import xlsxwriter
 
-    # destinations re-exports this writer, so its helpers are imported when it runs
-    from .destinations import WriteOptions, _move_into_place, _temp_beside, _why, check_sheet, locked, temp_dir_for
+    from .destinations.base import WriteOptions
+    from .destinations.base import why as _why
+    from .destinations.local import locked, move_into_place, temp_beside, temp_dir_for
+    from .destinations.xlsx import check_sheet
 
     options = options or WriteOptions()
     counts: list[int] = []
     # one writer of the file at a time; xlsxwriter's own temporary files beside it, not in /tmp
-    with locked(path), temp_dir_for(path) as scratch, _temp_beside(path, ".xlsx") as tmp, mirror.cursor() as con:
+    with locked(path), temp_dir_for(path) as scratch, temp_beside(path, ".xlsx") as tmp, mirror.cursor() as con:
         book = xlsxwriter.Workbook(str(tmp), {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
             "strings_to_numbers": False, "nan_inf_to_errors": True, "tmpdir": str(scratch),
@@ -139,7 +141,7 @@ def write_workbook(mirror: Mirror, path: Path, sheets: Sequence[Sheet | tuple[An
             book.close()
         except (duckdb.Error, OSError) as exc:
             raise DestinationError(f"cannot write {path}: {_why(exc)}; it is unchanged") from None
-        _move_into_place(tmp, path)
+        move_into_place(tmp, path)
     return counts
 
 
