@@ -65,3 +65,58 @@ def account(sandbox: Sandbox) -> Account:
 def mirror(tmp_path: Path) -> Iterator[Mirror]:
     with Mirror(tmp_path / "mirror.duckdb") as db:
         yield db
+
+
+# The machine's own database servers (see the env skill): a fresh database each test run, dropped after.
+# Unreachable -> skipped with the reason, except under CI, where the tests must run.
+PG_SERVER = os.environ.get("ACFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+MYSQL_SERVER = os.environ.get("ACFLOW_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
+
+
+def _unreachable(what: str, exc: BaseException) -> None:
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{what} is needed under CI and is not reachable: {exc}") from exc
+    pytest.skip(f"{what} not reachable ({str(exc).splitlines()[0] if str(exc) else exc!r}); under CI this fails")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """`postgresql://postgres@127.0.0.1:5432/acflow_test_PID`: an empty database of its own."""
+    import psycopg
+
+    name = f"acflow_test_{os.getpid()}"
+    try:
+        admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        _unreachable(f"PostgreSQL at {PG_SERVER}", exc)
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{PG_SERVER}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """`mysql://root@127.0.0.1:3306/acflow_test_PID`: an empty utf8mb4 database of its own."""
+    from urllib.parse import urlsplit
+
+    import pymysql
+
+    parts = urlsplit(MYSQL_SERVER)
+    name = f"acflow_test_{os.getpid()}"
+    try:
+        admin = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
+                                password=parts.password or "", connect_timeout=5, autocommit=True)
+    except pymysql.Error as exc:
+        _unreachable(f"MySQL/MariaDB at {MYSQL_SERVER}", exc)
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        try:
+            yield f"{MYSQL_SERVER}/{name}"
+        finally:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            admin.close()
