@@ -16,6 +16,7 @@ SCHEMES: dict[str, tuple[str, str]] = {
     "mariadb": ("mysql", "mysql"),
     "snowflake": ("snowflake", "snowflake"),
     "bigquery": ("bigquery", "bigquery"),
+    "gsheets": ("gsheets", "gsheets"),
 }
 # file suffix -> (module, kind)
 SUFFIXES: dict[str, tuple[str, str]] = {
