@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, DestinationError
 from .base import EXTRACTED_AT, MODES, Destination, Rows, Server, WriteOptions, redact
 from .base import why as _why
-from .registry import SCHEMES, SUFFIXES, SUPPORTED, module
+from .registry import PREFIXES, SCHEMES, SUFFIXES, SUPPORTED, module
 
 if TYPE_CHECKING:  # DuckDB, filelock and the mirror load when something is written: a bad --to is
     from ..mirror import Mirror  # refused, and the account's key checked, before they cost their 230 ms
@@ -42,6 +42,9 @@ def parse(uri: str, default_table: str, *, sheet: str | None = None, base: Path 
     Relative paths are under `base` when given (acflow.yaml's folder)."""
     text = uri.strip()
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    prefix = next((p for p in PREFIXES if text.lower().startswith(p)), None)
+    if prefix is not None:
+        return module(PREFIXES[prefix][0]).parse(text, default_table, sheet=sheet, base=base)  # type: ignore[no-any-return]
     if scheme in SCHEMES:
         return module(SCHEMES[scheme][0]).parse(text, default_table, sheet=sheet, base=base)  # type: ignore[no-any-return]
     if scheme:

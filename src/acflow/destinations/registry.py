@@ -18,6 +18,10 @@ SCHEMES: dict[str, tuple[str, str]] = {
     "bigquery": ("bigquery", "bigquery"),
     "gsheets": ("gsheets", "gsheets"),
 }
+# web addresses pasted from a browser -> (module, kind)
+PREFIXES: dict[str, tuple[str, str]] = {
+    "https://docs.google.com/spreadsheets/": ("gsheets", "gsheets"),
+}
 # file suffix -> (module, kind)
 SUFFIXES: dict[str, tuple[str, str]] = {
     ".csv": ("files", "csv"),
