@@ -108,6 +108,9 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
     chosen = resolve_entities([entity])[0]
     dest = destinations.parse(to, chosen.name)
     destinations.check_mode(dest, mode)
+    check = getattr(dest.writer, "check", None)
+    if check is not None:  # a database server: a wrong password is said before minutes of syncing
+        check(dest)
     account = account or Account.resolve(api_url, api_key)
     with MirrorAt(mirror) as at:  # opened once the account check has proven the key
         summary = run_coroutine(sync_async(account, [chosen], at, timeout=timeout, concurrency=concurrency,
