@@ -16,7 +16,9 @@ import pytest
 
 import acflow
 from acflow.account import Account
+from acflow.catalog import CATALOG
 from acflow.config import load
+from acflow.custom_fields import companions
 from acflow.mirror import account_schema
 from acflow.run import list_flows, preview_flow
 from acflow.starter import init
@@ -55,8 +57,10 @@ def test_starter_run_is_ok_and_syncs_each_entity_once(starter_run):
     assert by_path["/api/3/users/me"] == 1  # one account check for the whole run
     # four flows read deals; they were fetched once (400 deals: 4 pages plus paging checks)
     assert by_path["/api/3/deals"] <= math.ceil(400 / 100) + 2
-    assert set(summary.syncs[0].to_dict()["entities"][i]["entity"] for i in range(9)) == {
-        "campaigns", "contacts", "deals", "lists", "segments", "forms", "users", "dealStages", "dealGroups"}
+    synced = [e["entity"] for e in summary.syncs[0].to_dict()["entities"]]
+    custom = {c.name for e in ("contacts", "deals") for c in companions(CATALOG[e], "columns")}  # fields...
+    assert len(synced) == len(set(synced)) and set(synced) == {
+        "campaigns", "contacts", "deals", "lists", "segments", "forms", "users", "dealStages", "dealGroups", *custom}
 
 
 def test_campaign_performance_csv(starter_run):

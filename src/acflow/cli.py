@@ -149,6 +149,11 @@ AttemptsOpt = Annotated[int, typer.Option("--attempts", min=1, help="Tries per r
                                            "(--timeout says how long that takes at most).")]
 FullOpt = Annotated[bool, typer.Option("--full", help="Fetch everything, not only what changed (finds "
                                        "records deleted from ActiveCampaign).")]
+CustomFieldsOpt = Annotated[str, typer.Option(
+    "--custom-fields", help="columns | long | off: contacts, deals and accounts get a column per custom field "
+    "(columns), or none (their values stay in fieldValues, dealCustomFieldData...).")]
+CustomNamesOpt = Annotated[str, typer.Option("--custom-field-names", help="title | perstag: what custom field "
+                                             "columns are named after (a column keeps its first name).")]
 FullEveryOpt = Annotated[str, typer.Option("--full-every", help="Fetch contacts and deals in full when the "
                                            "last full fetch is older than this (7d, 12h; never).")]
 
@@ -296,6 +301,7 @@ def export_cmd(
     keep_formulas: Annotated[bool, typer.Option("--keep-formulas", help="Leave text starting with = + - @ as "
                                                 "it is (by default it is prefixed with ' in CSV and XLSX).")]
     = False,
+    custom_fields: CustomFieldsOpt = "columns", custom_field_names: CustomNamesOpt = "title",
 ) -> None:
     """Sync one entity and write it to one destination, atomically. replace writes the whole
     current table; append and merge write only what changed since this destination's last export.
@@ -312,10 +318,17 @@ def export_cmd(
     with progress_bars(err, enabled=not as_json) as on_progress:
         summary = export(entity, to, mode=mode, account=account, raw=raw, mirror=mirror, timeout=timeout,
                          attempts=attempts, full=full, full_every=every, bom=not no_bom,
-                         neutralize=not keep_formulas, on_progress=on_progress)
+                         neutralize=not keep_formulas, custom_fields=custom_fields,
+                         custom_field_names=custom_field_names, on_progress=on_progress)
     if not as_json:
         out.print(f"Wrote {summary.rows:,} {summary.entity} to {summary.destination} ({summary.mode}).")
+        _notes(summary.notes)
     _report(summary, as_json, summary.sync)
+
+
+def _notes(notes: list[str]) -> None:
+    for note in notes:
+        err.print(f"[yellow]Note:[/yellow] {escape(note)}", highlight=False, soft_wrap=True)
 
 
 @app.command("preview")
@@ -471,6 +484,7 @@ def run_cmd(
             _print_sync(s)
         out.print(_flow_table(summary))
         for f in summary.flows:
+            _notes(f.notes)
             if f.error:
                 err.print(f"[red]Error:[/red] {f.flow}: {f.error}", highlight=False, soft_wrap=True)
     if not summary.ok:

@@ -125,6 +125,16 @@ class FlowSpec(_Strict):
     sheet: str | None = None
     csv: CsvSpec = Field(default_factory=CsvSpec)
     neutralize_formulas: bool = True
+    # contacts, deals and accounts (as the source or joined): a column per custom field, or none
+    # (long: the values stay in their own entities, fieldValues...); see custom_fields.py
+    custom_fields: Literal["columns", "long", "off"] = "columns"
+    custom_field_names: Literal["title", "perstag"] = "title"
+
+    @field_validator("custom_fields", mode="before")
+    @classmethod
+    def _off_is_not_false(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare `off` as false (and `on`, `yes` as true)."""
+        return {False: "off", True: "columns"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("source", mode="before")
     @classmethod

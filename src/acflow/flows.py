@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -29,6 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from . import catalog, destinations
+from . import custom_fields as cf
 from .catalog import Entity, Lookup
 from .columns import BatchBuilder
 from .config import Config, FlowSpec, Loc, paused_gc
@@ -52,6 +54,7 @@ class Compiled:
     sql: str
     json_columns: frozenset[str]
     columns: list[tuple[str, str]] = field(default_factory=list)  # (name, DuckDB type)
+    notes: list[str] = field(default_factory=list)  # custom fields renamed, deleted (custom_fields.py)
 
 
 def entity_of(config: Config, flow: str, seen: tuple[str, ...] = ()) -> Entity:
@@ -78,10 +81,13 @@ def needs(config: Config, flow: str) -> set[tuple[str, str]]:
     root = entity_of(config, flow)
     accounts = config.account_names(flow)
     wanted: list[str] = [root.name] if spec.source.flow is None else []
+    if spec.source.flow is None:
+        wanted += [e.name for e in cf.companions(root, spec.custom_fields)]
     for i, name in enumerate(spec.lookups):
         wanted.append(_lookup(config, flow, root, name, i).entity)
     for i, join in enumerate(spec.join):
-        wanted.append(_join_entity(config, flow, i, join.entity).name)
+        joined = _join_entity(config, flow, i, join.entity)
+        wanted += [joined.name, *(e.name for e in cf.companions(joined, spec.custom_fields))]
     return out | {(a, e) for a in accounts for e in wanted}
 
 
@@ -103,15 +109,27 @@ def _join_entity(config: Config, flow: str, i: int, name: str) -> Entity:
 
 
 class Compiler:
-    """Compiles flows over `con`, reading entity tables through `table_of`."""
+    """Compiles flows over `con`, reading entity tables through `table_of`.
 
-    def __init__(self, config: Config, con: duckdb.DuckDBPyConnection, table_of: TableOf) -> None:
+    `accounts` (name -> Account) says each account's URL and zone override, which custom field
+    columns are named and read by (custom_fields.py); without them the config's URLs are used.
+    Custom field names are read from, and kept in, the `pins_at` schema (the mirror's own).
+    """
+
+    def __init__(self, config: Config, con: duckdb.DuckDBPyConnection, table_of: TableOf,
+                 accounts: Mapping[str, Any] | None = None) -> None:
         self.config = config
         self.con = con
         self.table_of = table_of
+        self.accounts = accounts or {}
+        self.pins_at: str | None = cf.MIRROR_SCHEMA
+        self.keep_names = True  # validate reads names and keeps none
+        self.fields_unknown: set[str] = set()  # entities whose custom fields validate could not read
+        self._reading: set[str] = set()  # entities with custom field columns the flow being compiled reads
+        self.notes: list[str] = []
         self.done: dict[str, Compiled] = {}
         self._described: dict[str, list[tuple[str, str]]] = {}
-        self._relations: dict[tuple[str, tuple[str, ...], str, bool], str] = {}
+        self._relations: dict[tuple[str, tuple[str, ...], str, bool, tuple[str, str] | None], str] = {}
         self._probed: dict[tuple[str, str], str | None] = {}
         self.binds = 0  # statements DuckDB bound (DESCRIBE): what validation's time goes to
         # validate() sets `batch`: formulas and filters are then bound many flows at a time (see _Batch)
@@ -133,7 +151,7 @@ class Compiler:
             self.binds += 1
             cols = [(r[0], r[1]) for r in self.con.execute(f"DESCRIBE {sql}").fetchall()]
         except duckdb.Error as exc:
-            raise self.config.error(loc, f"{what}: {_duck_message(exc)}") from None
+            raise self.config.error(loc, f"{what}: {_duck_message(exc)}{self._fields_hint(str(exc))}") from None
         self._described[sql] = cols
         return cols
 
@@ -147,19 +165,87 @@ class Compiler:
             if name.lower() not in lower:
                 known = [n for n, _ in have]
                 more = ", ..." if len(known) > 12 else ""
-                hint = did_you_mean(name, known) or f" Columns: {', '.join(known[:12])}{more}"
+                close = did_you_mean(name, known)
+                hint = close or f" Columns: {', '.join(known[:12])}{more}"
+                if not close and not where.startswith("the output of"):
+                    hint += self._fields_hint()
                 at = loc if index is None else (*loc, i) if index else (*loc, name)
                 raise self.config.error(at, f"unknown column {name!r} in {where}.{hint}")
 
-    def relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool) -> str:
-        """An entity (with its derived columns) from one account, or several appended."""
-        key = (entity.name, tuple(accounts), account_column, raw)
+    def _fields_hint(self, binder: str | None = None) -> str:
+        """Where validate knew no custom fields (no mirror yet) and a column is not found (by a
+        check, or DuckDB's `binder` message, that is not a typo of a known one): how to make
+        custom field columns known."""
+        unknown = self.fields_unknown & self._reading
+        if not unknown:
+            return ""
+        if binder is not None:
+            found = re.search(r'Referenced column "([^"]+)" not found', binder)
+            candidates = re.findall(r'"([^"]+)"', binder.partition("Candidate bindings:")[2])
+            if found is None or did_you_mean(found[1], candidates):
+                return ""
+        wanted = sorted({n for e in unknown for n in (e, *(c.name for c in cf.companions(
+            catalog.CATALOG[e], "columns")))})
+        return (f" Custom field columns are known once the mirror holds them: run `acflow sync {' '.join(wanted)}` "
+                "first")
+
+    def relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool,
+                 custom: tuple[str, str] | None = None) -> str:
+        """An entity (with its derived columns, and with `custom` = (custom_fields, naming) its
+        custom field columns) from one account, or several appended."""
+        if custom is not None and (custom[0] != "columns" or cf.field_set(entity) is None):
+            custom = None
+        if custom is not None:
+            self._reading.add(entity.name)
+        key = (entity.name, tuple(accounts), account_column, raw, custom)
         if key not in self._relations:
-            self._relations[key] = self._relation(entity, accounts, account_column, raw)
+            self._relations[key] = self._relation(entity, accounts, account_column, raw, custom)
         return self._relations[key]
 
-    def _relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool) -> str:
-        parts = [derived_query(entity, self.table_of(a, entity.name), raw=raw) for a in accounts]
+    def _with_custom_fields(self, entity: Entity, account: str, naming: str, reserved: list[str]) -> str:
+        """The entity's table from one account with a column per custom field (custom_fields.py)."""
+        fs = cf.field_set(entity)
+        assert fs is not None
+        base = self.table_of(account, entity.name)
+        meta, data = self.table_of(account, fs.meta), self.table_of(account, fs.data)
+        url, override = self._account(account)
+        have = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {base}").fetchall()]
+        plan = cf.plan(self.con, entity, meta, data, account=url, naming=naming,
+                       zone=override or self._zone_learnt(url), parent_columns=[*have, *reserved],
+                       pins_at=self.pins_at, keep=self.keep_names)
+        assert plan is not None
+        if not plan.fields and not self.keep_names:
+            self.fields_unknown.add(entity.name)
+        self.notes += [n for n in plan.notes if n not in self.notes]
+        return f"({cf.columns_sql(self.con, plan, base, data)})"
+
+    def _account(self, name: str) -> tuple[str, str | None]:
+        """(URL, zone override) of an account: the Account given, else acflow.yaml's."""
+        given = self.accounts.get(name)
+        if given is not None:
+            return given.url, given.timezone
+        import os
+
+        spec = self.config.spec.accounts.get(name)
+        if spec is None:
+            return name, None
+        return (spec.url or os.environ.get(spec.url_env or "", "") or name), spec.timezone
+
+    def _zone_learnt(self, url: str) -> str | None:
+        """The zone a sync learnt for the account, where `con` is a mirror."""
+        try:
+            row = self.con.execute(f"SELECT zone FROM {cf.MIRROR_SCHEMA}.accounts WHERE account = ?",
+                                   [url]).fetchone()
+        except duckdb.CatalogException:
+            return None
+        return row[0] if row else None
+
+    def _relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool,
+                  custom: tuple[str, str] | None = None) -> str:
+        reserved = [account_column] if len(accounts) > 1 else []
+        parts = [derived_query(entity, self.table_of(a, entity.name) if custom is None
+                               else self._with_custom_fields(entity, a, custom[1], reserved), raw=raw)
+                 for a in accounts]
         if len(accounts) == 1:
             return parts[0]
         return " UNION ALL BY NAME ".join(
@@ -170,6 +256,13 @@ class Compiler:
     def compile(self, flow: str) -> Compiled:
         if flow in self.done:
             return self.done[flow]
+        outer, self._reading = self._reading, set()  # a flow source compiles inside its reader
+        try:
+            return self._compile(flow)
+        finally:
+            self._reading = outer
+
+    def _compile(self, flow: str) -> Compiled:
         config = self.config
         spec: FlowSpec = config.flows[flow]
         at: Loc = ("flows", flow)
@@ -189,7 +282,7 @@ class Compiler:
                 raise config.error((*at, "source", "accounts"),
                                    f"{root.name} already has a column {acol!r}: set account_column: "
                                    "to another name, e.g. account_column: source_account")
-            sql = self.relation(root, accounts, acol, spec.source.raw)
+            sql = self.relation(root, accounts, acol, spec.source.raw, (spec.custom_fields, spec.custom_field_names))
         cols = self._describe(sql, (*at, "source"), "source")
 
         def same_account(right: str) -> str:
@@ -211,7 +304,7 @@ class Compiler:
         for i, join in enumerate(spec.join):
             jat: Loc = (*at, "join", i)
             entity = _join_entity(config, flow, i, join.entity)
-            rel = self.relation(entity, accounts, acol, False)
+            rel = self.relation(entity, accounts, acol, False, (spec.custom_fields, spec.custom_field_names))
             rcols = self._describe(rel, (*jat, "entity"), f"join {entity.name}")
             self._check_columns(list(join.on), cols, (*jat, "on"), flow, index=False)
             for left, right in join.on.items():
@@ -324,7 +417,7 @@ class Compiler:
         if destinations.EXTRACTED_AT in {n for n, _ in cols} and spec.mode == "append":
             raise config.error((*at, "mode"), f"append adds a {destinations.EXTRACTED_AT} column; "
                                "the flow already has one: rename it")
-        compiled = Compiled(flow, sql, frozenset(jsons), cols)
+        compiled = Compiled(flow, sql, frozenset(jsons), cols, list(self.notes))
         self.done[flow] = compiled
         return compiled
 
@@ -617,16 +710,51 @@ def check_connections(config: Config, flows: list[str] | None = None) -> None:
         raise DestinationError("\n".join(errors))
 
 
-def validate(config: Config, flows: list[str] | None = None) -> dict[str, Compiled]:
-    """Everything that can be checked before a run, with no mirror and no request.
+def validate(config: Config, flows: list[str] | None = None, *, accounts: Mapping[str, Any] | None = None,
+             mirror: Path | None = None) -> dict[str, Compiled]:
+    """Everything that can be checked before a run, with no request and no write.
 
     Every flow is checked, so one pass reports every mistake (ConfigErrors, one line each).
+    The mirror is only read for the custom fields it knows (their columns can be selected,
+    renamed...); `accounts` (name -> Account) say which account URLs to read them for, `mirror`
+    where (default: acflow.yaml's).
     """
     with paused_gc():  # compiling makes many objects while the file's node tree is alive
-        return _validate(config, flows)
+        return _validate(config, flows, accounts, mirror)
 
 
-def _validate(config: Config, flows: list[str] | None) -> dict[str, Compiled]:
+def _known_fields(con: duckdb.DuckDBPyConnection, config: Config, pairs: set[tuple[str, str]],
+                  compiler: Compiler, mirror: Path | None) -> str | None:
+    """Fills validate's empty custom-field tables (fields...) from the mirror, read-only, so a flow
+    may name the custom field columns a run will have; returns where the mirror keeps their
+    names (as SQL), or None when there is no mirror to read (new, or in use by a run)."""
+    from .mirror import DELETED_AT, account_schema
+
+    metas = {fs.meta for fs in cf.SETS.values()}
+    wanted = sorted((a, e) for a, e in pairs if e in metas)
+    path = mirror or config.mirror_path()
+    if not wanted or not path.is_file():
+        return None
+    try:
+        con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS acflow_mirror (READ_ONLY)")
+    except duckdb.Error:
+        return None
+    table_of = compiler.table_of
+    for account, meta in wanted:
+        source = f"acflow_mirror.{quote(account_schema(compiler._account(account)[0]))}.{quote(meta)}"
+        try:
+            have = {r[0] for r in con.execute(f"DESCRIBE {source}").fetchall()}
+            target = [r[0] for r in con.execute(f"DESCRIBE {table_of(account, meta)}").fetchall()]
+            cols = ", ".join(quote(c) for c in target if c in have)
+            con.execute(f"INSERT INTO {table_of(account, meta)} ({cols}) SELECT {cols} FROM {source} "
+                        f"WHERE {DELETED_AT} IS NULL")
+        except duckdb.Error:
+            continue  # not synced yet, or columns of other types: no custom columns known
+    return f"acflow_mirror.{cf.MIRROR_SCHEMA}"
+
+
+def _validate(config: Config, flows: list[str] | None, accounts: Mapping[str, Any] | None = None,
+              mirror: Path | None = None) -> dict[str, Compiled]:
     names = config.flow_names(flows)
     every = list(config.flows) if not flows else names
     errors: list[str] = []
@@ -656,8 +784,10 @@ def _validate(config: Config, flows: list[str] | None) -> dict[str, Compiled]:
     compiled: dict[str, Compiled] = {}
     try:
         con.execute("SET TimeZone = 'UTC'")
-        compiler = Compiler(config, con, empty_tables(con, config, pairs))
+        compiler = Compiler(config, con, empty_tables(con, config, pairs), accounts)
         compiler.batch = _Batch()
+        compiler.keep_names = False
+        compiler.pins_at = _known_fields(con, config, pairs, compiler, mirror)
         waiting = readable
         while waiting:  # a flow deferred for a batch is compiled again once the batch is bound
             deferred = []

@@ -49,6 +49,7 @@ class FlowResult:
     rows: int = 0
     seconds: float = 0.0
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # custom fields renamed or deleted (custom_fields.py)
 
 
 @dataclass
@@ -150,7 +151,7 @@ class _Prepared:
                 raise AcflowError(f"{entity} of account {account} is not in the mirror {self.db.path}: "
                                   "run without --no-sync once")
         with self.db.cursor() as con:
-            return Compiler(self.cfg, con, self.table_of).compile(name)
+            return Compiler(self.cfg, con, self.table_of, self.accounts).compile(name)
 
 
 def _prepare(config: str | Path | Config, flows: Sequence[str] | None, accounts: Mapping[str, Account] | None,
@@ -159,9 +160,10 @@ def _prepare(config: str | Path | Config, flows: Sequence[str] | None, accounts:
     names = cfg.flow_names(list(flows) if flows else None)
     if with_mates:
         names = _with_workbook_mates(cfg, names)
-    validate(cfg, names)  # everything checkable, before any request
+    mirror_path = Path(mirror) if mirror is not None else cfg.mirror_path()
+    validate(cfg, names, accounts=accounts, mirror=mirror_path)  # everything checkable, before any request
     accts = _accounts(cfg, names, accounts)
-    return cfg, names, accts, Path(mirror) if mirror is not None else cfg.mirror_path()
+    return cfg, names, accts, mirror_path
 
 
 def run(flows: Sequence[str] | None = None, *, config: str | Path | Config = DEFAULT_CONFIG,
@@ -237,6 +239,7 @@ def _write_all(prep: _Prepared, summary: RunSummary) -> None:
         try:
             for n in group:
                 compiled[n] = prep.compile(n)
+                results[n].notes = compiled[n].notes
                 only = cfg.flows[n].only_if_changed
                 prints[n] = _fingerprint(db, compiled[n].sql) if only else None
             unchanged = (all(cfg.flows[n].only_if_changed for n in group)

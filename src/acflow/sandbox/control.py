@@ -5,6 +5,8 @@ They need no key and are neither rate limited nor counted in the stats.
     GET    /_sandbox/stats               requests, rate_limited, faults, by_path, max_in_any_second...
     POST   /_sandbox/mutate              {"entity": "contacts", "create": 2, "update": 3, "delete": 1,
                                           "soft_delete": 1} -> the ids of each (ints)
+    POST   /_sandbox/edit                {"entity": "fields", "create": [{"title": "Plan", "type": "date"}],
+                                          "update": [{"id": 9, "title": "Tier"}], "delete": [9]} (edits.py)
     GET    /_sandbox/snapshot/{entity}   [{"id": 1, "updated": "2025-03-01T12:00:00+00:00"|null}, ...]
     POST   /_sandbox/reset               {} or {"seed": 2, "sizes": {"contacts": 50}}
     GET    /_sandbox/faults              the active faults
@@ -62,6 +64,14 @@ class Control:
             if unknown:
                 raise ValueError(f"unknown mutate keys {sorted(unknown)}; use create, update, delete, soft_delete")
             return _json(server.mutate(entity, **{k: int(v) for k, v in body.items()}))
+        if path == "/_sandbox/edit" and method == "POST":
+            entity = str(body.pop("entity", ""))
+            unknown = set(body) - {"create", "update", "delete"}
+            if unknown:
+                raise ValueError(f"unknown edit keys {sorted(unknown)}; use create, update, delete")
+            if not all(isinstance(v, list) for v in body.values()):
+                raise ValueError("create, update and delete each take a list")
+            return _json(server.edit(entity, **body))
         if path.startswith("/_sandbox/snapshot/") and method == "GET":
             return _json(server.world.snapshot(path.rsplit("/", 1)[1]))
         if path == "/_sandbox/reset" and method == "POST":

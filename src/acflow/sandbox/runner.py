@@ -140,6 +140,11 @@ class Sandbox:
         return self._call(self.server.mutate, entity, create=create, update=update, delete=delete,
                           soft_delete=soft_delete)
 
+    def edit(self, entity: str, create: list[dict[str, Any]] | None = None,
+             update: list[dict[str, Any]] | None = None, delete: list[int] | None = None) -> dict[str, Any]:
+        """Records created, changed or deleted with given values (see acflow.sandbox.edits)."""
+        return self._call(self.server.edit, entity, create=create or [], update=update or [], delete=delete or [])
+
     def snapshot(self, entity: str) -> list[dict[str, Any]]:
         return self._call(lambda: self.server.world.snapshot(entity))
 

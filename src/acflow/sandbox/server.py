@@ -166,6 +166,13 @@ class SandboxServer:
                 self.stats.mutated(f"{done['entity']}.{kind}", len(done[kind]))  # type: ignore[arg-type]
         return done
 
+    def edit(self, entity: str, **changes: Any) -> dict[str, object]:
+        done = self.world.edits.edit(self.world, entity, **changes)
+        for kind in ("created", "updated", "deleted"):
+            if done[kind]:
+                self.stats.mutated(f"{done['entity']}.{kind}", len(done[kind]))
+        return done
+
     def settings(self) -> dict[str, Any]:
         c = self.config
         return {"rate_limit": c.rate_limit, "rate_limit_status": c.rate_limit_status,

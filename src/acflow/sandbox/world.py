@@ -17,6 +17,7 @@ import orjson
 from acflow.catalog import CATALOG, find
 from acflow.sandbox.clock import DEFAULT_ZONE, Clock
 from acflow.sandbox.crm import DealGroups, Deals, DealStages
+from acflow.sandbox.edits import Edits
 from acflow.sandbox.gen import Rand, salt_of
 from acflow.sandbox.marketing import Campaigns, Forms, Segments
 from acflow.sandbox.people import Accounts, Contacts, Fields, FieldValues, Lists, Tags, Users
@@ -69,6 +70,7 @@ class World:
         self._rands: dict[str, Rand] = {}
         self._templates: dict[str, bytes] = {}
         self._mutations = 0
+        self.edits = Edits()  # records set to given values (edits.py)
         self.tables: dict[str, Table] = {
             name: profile.generate(self, self.sizes[name]) for name, profile in PROFILES.items()
         }
@@ -100,7 +102,8 @@ class World:
 
     def render(self, name: str, rows: np.ndarray) -> list[bytes]:
         table, profile = self.tables[name], PROFILES[name]
-        return table.render(rows.tolist(), lambda want: profile.render(self, table, want))
+        return table.render(rows.tolist(), lambda want: self.edits.apply(
+            name, table.ids[want].tolist(), profile.render(self, table, want)))
 
     # ---- changes -------------------------------------------------------------------------------
     def mutate(self, name: str, create: int = 0, update: int = 0, delete: int = 0, soft_delete: int = 0,
