@@ -18,7 +18,8 @@ runner = CliRunner()
 
 
 def test_help_documents_every_flag_and_an_example():
-    result = runner.invoke(app, ["serve", "--help"], terminal_width=200)
+    # wide enough that rich does not cut the longest flags (--accountcustomfieldmeta)
+    result = runner.invoke(app, ["serve", "--help"], terminal_width=200, env={"COLUMNS": "250"})
     assert result.exit_code == 0
     assert "Example: acflow sandbox serve" in result.output
     for flag in ("--latency-ms", "--rate-limit", "--rate-limit-status", "--faults", "--slow-seconds",

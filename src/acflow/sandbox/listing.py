@@ -3,13 +3,15 @@
 Semantics (documented in the sandbox README section of `acflow sandbox serve --help`):
 - `limit` defaults to 20 and is capped at 100; a non-number or < 1 means 20. `offset` from 0.
 - `orders[id]` or `orders[cdate]` = ASC|DESC on every entity (first one given wins); ties in
-  cdate go by id. Without one, records come by id ascending.
+  cdate go by id; `orders[tstamp]` sorts activities by their time the same way. Without one,
+  records come by id ascending.
 - Entities with a server-side `since` filter in the catalog (contacts, deals) take
   `filters[created_after|created_before|updated_after|updated_before]` with DAY granularity: only
   the value's date (its first 10 characters) counts, compared with the account-local date of
   the record's created time or update time (the update column, or the created time when it is
   null). `*_after` includes that day; `*_before` excludes it (strictly earlier days), so
-  after=D1 & before=D2 is the half-open range [D1, D2).
+  after=D1 & before=D2 is the half-open range [D1, D2). An entity whose filter is another
+  parameter (activities' `after`) takes that one, as `updated_after`.
 - Entities paged by id keyset (contacts) take `id_greater` and `id_less` (exclusive).
 - `meta.total` counts every record matching all of these (filters, keyset), before offset/limit.
 """
@@ -66,24 +68,33 @@ def parse_query(profile: Profile, query: Mapping[str, str]) -> ListQuery:
     limit = DEFAULT_LIMIT if limit is None or limit < 1 else min(limit, MAX_LIMIT)
     offset = max(_int(query, "offset") or 0, 0)
     order_by, descending = "id", False
+    orders = {"orders[id]": "id", **{f"orders[{name}]": "cdate" for name in profile.created_orders}}
     for key, value in query.items():
-        if key in ("orders[id]", "orders[cdate]"):
-            order_by, descending = key[7:-1], value.strip().upper() == "DESC"
+        if key in orders:
+            order_by, descending = orders[key], value.strip().upper() == "DESC"
             break
     days: list[tuple[str, int]] = []
-    if entity.since:
-        for name in DATE_FILTERS:
-            raw = query.get(f"filters[{name}]")
-            if raw is None or raw == "":
-                continue
-            day = parse_day(raw)
-            if day is None:
-                raise BadParameter(f"filters[{name}]", f"Expected a date such as 2024-01-31, got {raw!r}")
-            days.append((name, day))
+    for param, name in date_filters(entity.since).items():
+        raw = query.get(param)
+        if raw is None or raw == "":
+            continue
+        day = parse_day(raw)
+        if day is None:
+            raise BadParameter(param, f"Expected a date such as 2024-01-31, got {raw!r}")
+        days.append((name, day))
     id_greater = id_less = None
     if entity.paging == Paging.ID_KEYSET:
         id_greater, id_less = _int(query, "id_greater"), _int(query, "id_less")
     return ListQuery(limit, offset, order_by, descending, tuple(days), id_greater, id_less)
+
+
+def date_filters(since: str | None) -> dict[str, str]:
+    """The date parameters an entity takes -> what each means (one of DATE_FILTERS)."""
+    if not since:
+        return {}
+    if since.startswith("filters["):
+        return {f"filters[{name}]": name for name in DATE_FILTERS}
+    return {since: "updated_after"}
 
 
 def select(world, profile: Profile, table: Table, q: ListQuery, who: Principal) -> np.ndarray:

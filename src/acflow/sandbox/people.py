@@ -31,6 +31,21 @@ def account_names(r: Rand, ids: np.ndarray) -> list[str]:
     return company_names(r, ids, "account")
 
 
+def contact_orgs(world, ids: np.ndarray) -> np.ndarray:
+    """Each contact's account (organisation) id, 0 for none: ~30% of contacts have one."""
+    r, n_acc = world.rand("contacts"), world.sizes["accounts"]
+    return np.where(r.chance(ids, "has-org", 0.3) & (n_acc > 0), r.ints(ids, "org", max(n_acc, 1), 1), 0)
+
+
+def contact_emails(world, ids: np.ndarray) -> list[str]:
+    """Contacts' e-mail addresses by id ("" for the ~1% without one), as the contacts list sends them."""
+    r = world.rand("contacts")
+    first, last = r.pick(ids, "first", FIRST_NAMES), r.pick(ids, "last", LAST_NAMES)
+    domain, none = r.pick(ids, "domain", DOMAINS), r.chance(ids, "no-email", 0.01).tolist()
+    return ["" if none[i] else f"{_ascii(first[i])}.{_ascii(last[i])}{rid}@{domain[i]}"
+            for i, rid in enumerate(np.asarray(ids).tolist())]
+
+
 class Users(Profile):
     """User 1 is the admin (null cdate, zero-date password time); user 2 owns the restricted key."""
 
@@ -139,8 +154,7 @@ class Contacts(Profile):
         domain = r.pick(ids, "domain", DOMAINS)
         no_email = r.chance(ids, "no-email", 0.01).tolist()
         phone = phones(r, ids * 7 + v)
-        n_acc = w.sizes["accounts"]
-        acc = np.where(r.chance(ids, "has-org", 0.3) & (n_acc > 0), r.ints(ids, "org", max(n_acc, 1), 1), 0)
+        acc = contact_orgs(w, ids)
         acc_l = acc.tolist()
         orgname = account_names(w.rand("accounts"), acc)
         kind = r.ints(ids, "kinds", 1 << 30).tolist()  # one draw, many small choices
@@ -449,5 +463,3 @@ class Lists(Profile):
 
 def _bit(flags: int, i: int) -> str:
     return "1" if flags >> i & 1 else "0"
-
-

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import orjson
 
-from acflow.catalog import CATALOG, Entity
+from acflow.catalog import CATALOG, Access, Entity
 from acflow.sandbox.clock import DAY
 from acflow.sandbox.table import Table
 
@@ -84,6 +84,10 @@ class Profile:
     updated_share: ClassVar[float] = 0.6
     null_update_share: ClassVar[float] = 0.0  # never-updated records whose update column is null
     deleted_share: ClassVar[float] = 0.0  # soft-deleted at generation
+    # (entity, records per record of it, at most): the size when not given, so `--contacts 50000` brings
+    # as many list memberships as such an account has; capped to keep big sandboxes quick to start
+    scale: ClassVar[tuple[str, float, int] | None] = None
+    created_orders: ClassVar[tuple[str, ...]] = ("cdate",)  # orders[X] that sort by created time
 
     @property
     def entity(self) -> Entity:
@@ -135,7 +139,8 @@ class Profile:
         template = world.link_template(self)
         return [orjson.Fragment(template.replace(b"{ID}", s.encode())) for s in sids]
 
-    def meta(self, world: World, table: Table, selected: np.ndarray, query: Mapping[str, str]) -> dict:
+    def meta(self, world: World, table: Table, selected: np.ndarray, query: Mapping[str, str]) -> dict | None:
+        """The list answer's `meta` (None: the endpoint sends none, as custom field data)."""
         total = len(selected)
         return {"total": total if self.total_as_int else str(total)}
 
@@ -153,7 +158,15 @@ class Profile:
 
     # ---- permissions ---------------------------------------------------------------------------
     def hidden(self, world: World, table: Table, who: Principal) -> np.ndarray | None:
-        """Mask over rows this user's lists omit (None: sees everything)."""
+        """Mask over rows this user's lists omit (None: sees everything): for entities of deals, the
+        records of pipelines the user may not manage."""
+        if who.admin or self.entity.access is not Access.PIPELINES:
+            return None
+        groups = self.pipelines(world, table)
+        return None if groups is None else (groups > 0) & ~who.manages(groups)
+
+    def pipelines(self, world: World, table: Table) -> np.ndarray | None:
+        """Each row's pipeline (dealGroups id; 0 for none), for entities whose access is PIPELINES."""
         return None
 
     def stubbed(self, world: World, table: Table, rows: np.ndarray, who: Principal) -> np.ndarray | None:

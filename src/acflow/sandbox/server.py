@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from acflow.catalog import CATALOG
+from acflow.catalog import CATALOG, Access
 from acflow.sandbox.churn import Churn, parse_churn
 from acflow.sandbox.clock import DEFAULT_ZONE, USER_ZONE
 from acflow.sandbox.control import Control
@@ -270,7 +270,8 @@ class SandboxServer:
         if request.method not in ("GET", "HEAD"):
             return 405, _message(f"The sandbox is read-only: {request.method} {path} is not served; "
                                  "change data with POST /_sandbox/mutate")
-        if not who.admin and profile.name in self.config.restricted_denied:
+        if not who.admin and (profile.name in self.config.restricted_denied
+                              or profile.entity.access is Access.ADMIN):
             return 403, orjson.dumps({"errors": [{"status": 403, "title": "Forbidden",
                                                   "detail": f"You do not have permission to view "
                                                             f"{profile.entity.path}."}]})
@@ -291,8 +292,9 @@ class SandboxServer:
         rows = select(world, profile, table, q, who)
         page = rows[q.offset:q.offset + q.limit]
         records = b"[" + b",".join(self._records(profile, page, who)) + b"]"
-        meta = orjson.dumps(profile.meta(world, table, rows, query))
-        return 200, _envelope(profile.sideloads(world, table, page, who), profile.entity.key, records, meta)
+        meta = profile.meta(world, table, rows, query)  # None: this endpoint sends no meta
+        return 200, _envelope(profile.sideloads(world, table, page, who), profile.entity.key, records,
+                              None if meta is None else orjson.dumps(meta))
 
     def _one(self, profile: Profile, record_id: str, who: Principal) -> tuple[int, bytes]:
         world, table = self.world, self.world.tables[profile.name]

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 
 from acflow.catalog import CATALOG, find
+from acflow.sandbox import customdata, ecommerce, mailing, memberships, sales, settings
 from acflow.sandbox.clock import DEFAULT_ZONE, Clock
 from acflow.sandbox.crm import DealGroups, Deals, DealStages
 from acflow.sandbox.edits import Edits
@@ -24,14 +25,27 @@ from acflow.sandbox.people import Accounts, Contacts, Fields, FieldValues, Lists
 from acflow.sandbox.profile import Profile
 from acflow.sandbox.table import Table
 
+# In generation order: an entity whose records read another's (aux_of) comes after it.
 PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
     Users(), Accounts(), Lists(), Tags(), Fields(), FieldValues(), Segments(), Forms(), Campaigns(),
     Contacts(), DealGroups(), DealStages(), Deals(),
+    memberships.ContactLists(), memberships.ContactTags(), memberships.Automations(),
+    memberships.ContactAutomations(), memberships.AutomationBlocks(), memberships.Goals(), memberships.Scores(),
+    memberships.ScoreValues(), memberships.ContactData(), memberships.AccountContacts(),
+    mailing.Messages(), mailing.Templates(), mailing.Links(), mailing.CampaignLists(), mailing.CampaignMessages(),
+    mailing.BounceLogs(), mailing.ContactEmails(), mailing.Activities(), mailing.EmailActivities(), mailing.Sms(),
+    mailing.SiteMessages(),
+    sales.DealTaskTypes(), sales.DealTasks(), sales.Notes(), sales.DealActivities(), sales.DealGroupUsers(),
+    sales.ContactDeals(), sales.Calendars(), sales.SavedResponses(),
+    customdata.DealCustomFieldMeta(), customdata.DealCustomFieldData(), customdata.AccountCustomFieldMeta(),
+    customdata.AccountCustomFieldData(),
+    ecommerce.Connections(), ecommerce.EcomCustomers(), ecommerce.EcomOrders(), ecommerce.EcomOrderProducts(),
+    ecommerce.EcomOrderActivities(),
+    settings.Groups(), settings.Brandings(), settings.Webhooks(), settings.Addresses(), settings.Configs(),
+    settings.Conversions(), settings.ConversionTriggers(), settings.ContactConversions(),
 )})
 missing = set(CATALOG) ^ set(PROFILES)
 assert not missing, f"catalog entities and sandbox profiles differ: {sorted(missing)}"
-
-DEFAULT_SIZES: Mapping[str, int] = MappingProxyType({name: p.default_size for name, p in PROFILES.items()})
 
 
 def entity_name(name: str) -> str:
@@ -44,18 +58,28 @@ def entity_name(name: str) -> str:
 
 def resolve_sizes(sizes: Mapping[str, int] | None) -> dict[str, int]:
     """Defaults overridden by `sizes`, within each entity's bounds (at least 2 users, at most one
-    field value per contact and field); refuses unknown entity names and negative sizes."""
-    out = dict(DEFAULT_SIZES)
+    field value per contact and field); an entity not given that scales with another (list
+    memberships with contacts) follows it. Refuses unknown entity names and negative sizes."""
+    out = {name: p.default_size for name, p in PROFILES.items()}
+    given = set()
     for name, n in (sizes or {}).items():
         if name not in out:
             raise ValueError(f"unknown entity {name!r} in sizes; known: {', '.join(out)}")
         if int(n) < 0:
             raise ValueError(f"size of {name} must be >= 0, got {n}")
         out[name] = int(n)
+        given.add(name)
+    for name, profile in PROFILES.items():
+        if profile.scale and name not in given:
+            base, per, cap = profile.scale
+            out[name] = min(cap, round(out[base] * per))
     for name, profile in PROFILES.items():
         least, most = profile.size_bounds(out)
         out[name] = max(least, out[name] if most is None else min(out[name], most))
     return out
+
+
+DEFAULT_SIZES: Mapping[str, int] = MappingProxyType(resolve_sizes(None))
 
 
 class World:
