@@ -121,6 +121,7 @@ class Mirror:
         self.lock = threading.RLock()
         self._frugal = 0  # syncs inside frugal() (acflow run syncs accounts at once): merges switch limits
         self._open_columns = 0  # columns of the loads in progress (see KB_PER_OPEN_COLUMN)
+        self._open_loads = 0  # loads in progress: each holds a transaction open (see limit())
         try:
             self._check_length()
             self.con.execute("SET TimeZone = 'UTC'")
@@ -268,8 +269,17 @@ class Mirror:
                         self.con.execute("RESET threads")
 
     def limit(self, base: str) -> str:
-        """A frugal memory limit, raised for the columns the loads in progress hold open."""
-        return f"{int(base.removesuffix('MB')) * 1024 + KB_PER_OPEN_COLUMN * self._open_columns}KB"
+        """A frugal memory limit, once per load in progress and raised for the columns they hold
+        open: loads share the connection's limit, and one load's open transaction (2M custom field
+        values) left another's commit (100k contacts) short of a block at 32 MB."""
+        loads = max(1, self._open_loads)
+        return f"{int(base.removesuffix('MB')) * 1024 * loads + KB_PER_OPEN_COLUMN * self._open_columns}KB"
+
+    def hold_load(self, delta: int) -> None:
+        with self.lock:
+            self._open_loads += delta
+            if self._frugal:
+                self.con.execute(f"SET memory_limit = '{self.limit(SYNC_MEMORY_LIMIT)}'")
 
     def hold_columns(self, delta: int) -> None:
         with self.lock:
@@ -463,11 +473,16 @@ class Load:
         self._writing = threading.Lock()
         self.columns: dict[str, pa.DataType] = {f.name: f.type for f in schema}
         self._held = 0  # columns added to the schema it started with
+        self._counted = True  # in the mirror's loads in progress until released
+        mirror.hold_load(1)
 
     def _release(self) -> None:
         held, self._held = self._held, 0
         if held:
             self.mirror.hold_columns(-held)
+        if self._counted:
+            self._counted = False
+            self.mirror.hold_load(-1)
 
     @_disk_errors
     def append(self, batch: pa.RecordBatch) -> None:
