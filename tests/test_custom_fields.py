@@ -221,31 +221,71 @@ def test_append_adds_a_row_for_a_contact_whose_value_changed(sandbox, account, t
             ("Gold",), ("Silver",)]
 
 
-def test_generated_fields_become_typed_columns_and_the_long_table_stays(sandbox, account, tmp_path):
+@pytest.mark.parametrize("parent", ["contacts", "deals", "accounts"])
+def test_generated_fields_become_typed_columns_and_the_long_table_stays(sandbox, account, tmp_path, parent):
+    fs = cf.field_set(parent)
+    if fs is None:
+        pytest.skip(f"{parent} have no custom fields in the catalog yet")
     mirror = tmp_path / "mirror.duckdb"
-    out = tmp_path / "contacts.parquet"
-    acflow.export("contacts", to=str(out), account=account, mirror=mirror)
-    fields = {int(f["id"]): f for f in _api(sandbox, "fields")}
+    out = tmp_path / f"{parent}.parquet"
+    result = acflow.export(parent, to=str(out), account=account, mirror=mirror)
+    assert [e.entity for e in result.sync.entities] == [parent, fs.meta, fs.data]
+    fields = {str(f["id"]): f for f in _api(sandbox, fs.meta)}
     schema = pq.read_schema(out)
+    arrow = {cf.Kind.TEXT: "string", cf.Kind.DATE: "date32[day]", cf.Kind.LIST: "list<element: string>",
+             cf.Kind.DATETIME: "timestamp[us, tz=UTC]", cf.Kind.NUMBER: "double",
+             cf.Kind.CURRENCY: "decimal128(38, 3)"}
     for f in fields.values():
-        kind = cf.kind_of(f["type"])
-        arrow = str(schema.field(f["title"]).type)
-        assert arrow == {cf.Kind.TEXT: "string", cf.Kind.DATE: "date32[day]", cf.Kind.LIST: "list<element: string>",
-                         cf.Kind.DATETIME: "timestamp[us, tz=UTC]"}[kind], (f, arrow)
-    table = pq.read_table(out).to_pylist()
-    values = _api(sandbox, "fieldValues")
+        assert str(schema.field(f[fs.title]).type) == arrow[cf.kind_of(f[fs.type])], f
+    by_id = {r["id"]: r for r in pq.read_table(out).to_pylist()}
+    values = _api(sandbox, fs.data)
     assert values, "the sandbox has values"
-    by_contact = {r["id"]: r for r in table}
-    for v in values[:200]:
-        f = fields[int(v["field"])]
-        got = by_contact[int(v["contact"])][f["title"]]
-        if cf.kind_of(f["type"]) is cf.Kind.TEXT:
-            assert got == v["value"]
-        else:
-            assert got is not None, (f, v)
+    for v in values[:300]:
+        f = fields[str(v[fs.field])]
+        got = by_id[int(v[fs.owner])][f[fs.title]]
+        assert got is not None and got == expected(cf.kind_of(f[fs.type]), v[fs.value], got), (f, v, got)
     long = tmp_path / "values.csv"
-    acflow.export("fieldValues", to=str(long), account=account, mirror=mirror)
+    acflow.export(fs.data, to=str(long), account=account, mirror=mirror)
     assert len(long.read_text(encoding="utf-8-sig").splitlines()) == len(values) + 1
+
+
+@pytest.mark.parametrize("parent", ["deals", "accounts"])
+def test_deal_and_account_fields_follow_their_records_through_merges(sandbox, account, tmp_path, parent):
+    fs = cf.field_set(parent)
+    if fs is None:
+        pytest.skip(f"{parent} have no custom fields in the catalog yet")
+    mirror, out = tmp_path / "mirror.duckdb", tmp_path / "crm.duckdb"
+    fid = int(sandbox.edit(fs.meta, create=[{fs.title: "Budget Q3", fs.type: "currency",
+                                             fs.tag: "%BUDGET_Q3%"}])["created"][0])
+    record = int(_api(sandbox, parent)[2]["id"])
+    metum = next(k for k in CATALOG[fs.data].columns if k.endswith("MetumId"))
+    value = sandbox.edit(fs.data, create=[{fs.owner: record, fs.field: fid, metum: fid, fs.value: "250000",
+                                           fs.currency: "jpy"}])["created"][0]
+    export = lambda: acflow.export(parent, to=f"duckdb:///{out}", mode="merge", account=account,  # noqa: E731
+                                   mirror=mirror, custom_field_names="perstag")
+    export()
+    _, rows = read_duckdb(out, parent)
+    assert rows[record]["budget_q3"] == Decimal("250000")  # yen have no minor unit
+    sandbox.edit(fs.data, update=[{"id": value, fs.value: "300000"}])
+    assert export().rows == 1
+    assert read_duckdb(out, parent)[1][record]["budget_q3"] == Decimal("300000")
+    sandbox.edit(fs.meta, delete=[fid])
+    last = export()
+    assert last.rows == 1 and any("was deleted" in n for n in last.notes), last.notes
+    assert read_duckdb(out, parent)[1][record]["budget_q3"] is None
+
+
+def expected(kind: cf.Kind, sent: str, got: Any) -> Any:
+    """What a column holds for the value sent (a date-time: any, its zone is tested above)."""
+    if kind is cf.Kind.NUMBER:
+        return float(sent)
+    if kind is cf.Kind.DATE:
+        return dt.date.fromisoformat(sent)
+    if kind is cf.Kind.LIST:
+        return [x for x in sent.split("||") if x]
+    if kind is cf.Kind.CURRENCY:
+        return Decimal(sent) / 100  # the sandbox's are usd, in cents
+    return got if kind is cf.Kind.DATETIME else sent
 
 
 def _api(sandbox, path: str) -> list[dict[str, Any]]:

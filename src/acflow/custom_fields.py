@@ -9,7 +9,8 @@ their own and the parent's rows get one typed column per field.
 
 Names (`custom_field_names: title`, the default, or `perstag`):
 - From the field's title, whitespace collapsed (`"Company  Size "` -> `Company Size`), or from its
-  personalisation tag in lower case (`COMPANY_SIZE` -> `company_size`); an empty one is
+  personalisation tag in lower case (`COMPANY_SIZE` -> `company_size`, `%DEAL_BUDGET%` ->
+  `deal_budget`); an empty one is
   `field_<id>`. Names are cut to 63 bytes (PostgreSQL's limit) and compared case-insensitively,
   as SQL databases compare column names.
 - A name already taken (the entity's own columns, derived columns, lookups, `_extracted_at`,
@@ -75,7 +76,7 @@ SETS: Mapping[str, FieldSet] = MappingProxyType({s.parent: s for s in (
     FieldSet("deals", "dealCustomFieldMeta", "dealCustomFieldData", "fieldLabel", "personalization", "fieldType",
              "dealId", "customFieldId", "fieldValue", currency="fieldCurrency"),
     FieldSet("accounts", "accountCustomFieldMeta", "accountCustomFieldData", "fieldLabel", "personalization",
-             "fieldType", "customerAccountId", "customFieldId", "fieldValue", currency="fieldCurrency"),
+             "fieldType", "accountId", "customFieldId", "fieldValue", currency="fieldCurrency"),
 )})
 
 
@@ -150,7 +151,7 @@ def _fit(name: str, room: int = MAX_NAME_BYTES) -> str:
 
 def base_name(title: str | None, tag: str | None, field_id: str, naming: str) -> str:
     """The name a field asks for, before collisions: see the module's docstring."""
-    raw = tag.strip().lower() if naming == "perstag" and tag else (title or "")
+    raw = tag.strip().strip("%").lower() if naming == "perstag" and tag else (title or "")  # deals': %DEAL_X%
     text = " ".join(_CONTROL.sub(" ", raw).split())
     return _fit(text) if text else f"field_{field_id}"
 

@@ -112,11 +112,15 @@ class Edits:
             if fs.meta != name or fs.data not in world.tables:
                 continue
             values = world.tables[fs.data]
-            if fs.field not in values.aux:
-                continue
             alive = values.alive_rows()
-            hit = alive[np.isin(values.aux[fs.field][alive], list(gone))]
-            if len(hit):
-                out[fs.data] = values.ids[hit].tolist()
-                values.remove(hit)
+            column = next((c for c in (fs.field, "field") if c in values.aux), None)  # the generator's name
+            hit = set(alive[np.isin(values.aux[column][alive], list(gone))].tolist()) if column else set()
+            for rid, changes in self.fields.get(fs.data, {}).items():
+                row = values.row_of(rid)
+                if row is not None and fs.field in changes:  # a value given by an edit names its field there
+                    (hit.add if int(changes[fs.field]) in gone else hit.discard)(row)
+            rows = np.array(sorted(hit), dtype=np.int64)
+            if len(rows):
+                out[fs.data] = values.ids[rows].tolist()
+                values.remove(rows)
         return out
