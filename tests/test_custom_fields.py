@@ -383,3 +383,21 @@ def test_flows_select_filter_and_join_on_custom_field_columns(sandbox, account, 
     sandbox.edit("fields", update=[{"id": plan, "title": "Tier"}])
     again = acflow.run(["plans"], config=config, accounts={"main": account})
     assert again.ok and any("renamed 'Plan' -> 'Tier'" in n for n in again.flows[0].notes)
+
+
+def test_preview_shows_the_custom_fields_of_the_rows_it_shows(sandbox, account):
+    plan = new_field(sandbox, "Plan", "checkbox")
+    first = [int(c["id"]) for c in _api(sandbox, "contacts")[:3]]
+    set_values(sandbox, plan, {first[0]: "||Gold||Silver||"})
+    before = sandbox.stats()["requests"]
+    rows = acflow.preview("contacts", account=account, limit=3).to_pylist()
+    assert sandbox.stats()["requests"] - before == 2 + 1 + 3  # who am I, a page; the fields; a request a row
+    assert [r["id"] for r in rows] == first and rows[0]["Plan"] == ["Gold", "Silver"] and rows[1]["Plan"] is None
+    fields = {f["title"] for f in _api(sandbox, "fields")}
+    assert fields <= set(rows[0])
+    plain = acflow.preview("contacts", account=account, limit=3, custom_fields="off").to_pylist()
+    assert not fields & set(plain[0])
+    deals = acflow.preview("deals", account=account, limit=2, custom_field_names="perstag").to_pylist()
+    tags = {f["personalization"].strip("%").lower() for f in _api(sandbox, "dealCustomFieldMeta")
+            if f["personalization"]}
+    assert tags and tags <= set(deals[0])

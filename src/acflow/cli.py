@@ -340,6 +340,7 @@ def preview_cmd(
                                                 help="Only these columns, comma-separated: id,email,firstName."
                                                 )] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns (entities).")] = False,
+    custom_fields: CustomFieldsOpt = "columns", custom_field_names: CustomNamesOpt = "title",
     config: ConfigOpt = DEFAULT_CONFIG, mirror: MirrorOrConfig = None,
     no_sync: NoSyncOpt = False,
     api_url: ApiUrl = None, api_key: ApiKey = None, as_json: JsonOpt = False,
@@ -349,7 +350,8 @@ def preview_cmd(
     """Show the first rows of a flow (synced, transformed, not written) or of an entity (two requests).
 
     A name that is a flow of acflow.yaml is the flow; otherwise it is an entity. Rows too wide for the
-    terminal are shown one record at a time, a field a line.
+    terminal are shown one record at a time, a field a line. Contacts, deals and accounts show their
+    custom fields too, for one more request and one per row (--custom-fields off: none).
     Example: acflow preview contacts --limit 5 --columns id,email,firstName
     """
     from .display import pick_columns, preview_view
@@ -366,8 +368,8 @@ def preview_cmd(
         from .preview import preview
 
         table = preview(name, account=Account.resolve(api_url, api_key, rate_limit, account_timezone),
-                        limit=limit, raw=raw,
-                        timeout=timeout)
+                        limit=limit, raw=raw, timeout=timeout, custom_fields=custom_fields,
+                        custom_field_names=custom_field_names)
         title = name
     names = pick_columns(table.column_names, columns, title)
     rows = table.select(names).to_pylist()

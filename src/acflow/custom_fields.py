@@ -44,7 +44,9 @@ from .sqltext import quote
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
+    from .client import Client
     from .mirror import Mirror
 
 Mode = Literal["columns", "long", "off"]
@@ -78,6 +80,15 @@ SETS: Mapping[str, FieldSet] = MappingProxyType({s.parent: s for s in (
     FieldSet("accounts", "accountCustomFieldMeta", "accountCustomFieldData", "fieldLabel", "personalization",
              "fieldType", "accountId", "customFieldId", "fieldValue", currency="fieldCurrency"),
 )})
+
+
+def check(mode: str, naming: str) -> None:
+    """A ConfigError for a choice that is not one (what the CLI and the Python API pass through)."""
+    from .errors import ConfigError
+
+    for option, value, allowed in (("custom_fields", mode, MODES), ("custom_field_names", naming, NAMINGS)):
+        if value not in allowed:
+            raise ConfigError(f"{option} takes {' | '.join(allowed)}, not {value!r}")
 
 
 def field_set(entity: Entity | str) -> FieldSet | None:
@@ -466,3 +477,39 @@ def account_zone(mirror: Mirror, account_url: str, override: str | None = None) 
 def describe(plan_: Plan | None) -> dict[str, Any]:
     """The custom columns, for summaries: {column: field type}."""
     return {} if plan_ is None else {f.name: f.type or "text" for f in plan_.fields}
+
+
+# ---- preview: a page of records with their custom fields, from the API --------------------------------
+async def fetch_for_preview(client: Client, entity: Entity, ids: list[Any]) -> tuple[list[dict[str, Any]],
+                                                                                       list[dict[str, Any]]]:
+    """The entity's fields (100 a request) and the values of the records `ids`, one request each
+    (`/contacts/{id}/fieldValues`, as the records' `links` name them): what a preview shows."""
+    import asyncio
+
+    from .paging import Page
+
+    fs = field_set(entity)
+    assert fs is not None
+    meta, data = catalog.CATALOG[fs.meta], catalog.CATALOG[fs.data]
+    fields: list[dict[str, Any]] = []
+    while True:
+        page = Page(await client.get_page(meta.path, meta.key, {"limit": 100, "offset": len(fields)})).records()
+        fields += page
+        if len(page) < 100:
+            break
+    pages = await asyncio.gather(*(client.get_page(f"{entity.path}/{i}/{data.path}", data.key, {"limit": 100})
+                                   for i in ids))
+    return fields, [r for p in pages for r in Page(p).records()]
+
+
+def preview_sql(con: duckdb.DuckDBPyConnection, entity: Entity, rows: str, fields: pa.Table, values: pa.Table, *,
+                account: str, naming: str, zone: str) -> tuple[str, list[str]]:
+    """SQL over the registered table `rows` with the custom field columns (names as a new mirror
+    would give them: a preview keeps none), and the notes."""
+    con.register("_acflow_fields", fields)
+    con.register("_acflow_values", values)
+    have = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {rows}").fetchall()]
+    p = plan(con, entity, "_acflow_fields", "_acflow_values", account=account, naming=naming, zone=zone,
+             parent_columns=have, pins_at=None, keep=False)
+    assert p is not None
+    return f"({columns_sql(con, p, rows, '_acflow_values')})", bad_values(con, p, "_acflow_values", entity.name)

@@ -11,7 +11,7 @@ from . import custom_fields as cf
 from . import destinations
 from .account import Account
 from .catalog import ColType, Entity
-from .errors import AcflowError, ConfigError
+from .errors import AcflowError
 from .sync import (
     DEFAULT_FULL_EVERY,
     DEFAULT_PATH,
@@ -138,8 +138,7 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
     chosen = resolve_entities([entity])[0]
     dest = destinations.parse(to, chosen.name)
     destinations.check_mode(dest, mode)
-    _check_choice("custom_fields", custom_fields, cf.MODES)
-    _check_choice("custom_field_names", custom_field_names, cf.NAMINGS)
+    cf.check(custom_fields, custom_field_names)
     check = getattr(dest.writer, "check", None)
     if check is not None:  # a database server: a wrong password is said before minutes of syncing
         check(dest)
@@ -163,8 +162,3 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
                        custom_fields="off" if failed else custom_fields, naming=custom_field_names,
                        zone=account.timezone, notes=notes)
     return ExportSummary(chosen.name, dest.describe(), mode, rows, summary, notes)
-
-
-def _check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{option} takes {' | '.join(allowed)}, not {value!r}")

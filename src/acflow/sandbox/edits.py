@@ -103,6 +103,22 @@ class Edits:
         if row is not None:
             table.changed(np.array([row], dtype=np.int64))
 
+    def owned(self, world: World, name: str, rows: np.ndarray, owner: int) -> np.ndarray:
+        """Of these rows of a custom field values' table, those of one record (contact 3's
+        fieldValues): what `/contacts/3/fieldValues` lists."""
+        from acflow.custom_fields import SETS
+
+        fs = next(s for s in SETS.values() if s.data == name)
+        values = world.tables[name]
+        column = next((c for c in (fs.owner, "contact", "record") if c in values.aux), None)
+        keep = values.aux[column][rows] == owner if column else np.zeros(len(rows), dtype=bool)
+        edited = self.fields.get(name, {})
+        if edited:
+            for i, rid in enumerate(values.ids[rows].tolist()):
+                if fs.owner in edited.get(rid, {}):
+                    keep[i] = int(edited[rid][fs.owner]) == owner
+        return rows[keep]
+
     def _cascade(self, world: World, name: str, gone: set[int]) -> dict[str, list[int]]:
         """A custom field's values go with it."""
         from acflow.custom_fields import SETS

@@ -5,7 +5,8 @@ applies them: arrival is timed (stats), the rate limit may refuse it (429, or
 503 on some accounts), faults may break it, latency delays it, the Api-Token
 header picks the user, and the route answers. Routes are generated from the
 catalog: `/api/3/{path}` lists, `/api/3/{path}/{id}` one record, plus
-`/api/3/users/me`. Control endpoints under `/_sandbox/` skip all of that.
+`/api/3/users/me` and a record's custom field values (`/api/3/contacts/{id}/fieldValues`).
+Control endpoints under `/_sandbox/` skip all of that.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from acflow.catalog import CATALOG, Access
+from acflow.custom_fields import SETS, field_set
 from acflow.sandbox.churn import Churn, parse_churn
 from acflow.sandbox.clock import DEFAULT_ZONE, USER_ZONE
 from acflow.sandbox.control import Control
@@ -41,6 +43,7 @@ RESTRICTED_KEY = "sandbox-restricted-key"
 DEFAULT_PORT = 8765
 API = "/api/3/"
 ME = "/api/3/users/me"  # the key's own user
+OF = "of:"  # a route's record id that is the owner of a list: /contacts/3/fieldValues
 JSON = "application/json"
 
 _FORBIDDEN = b'{"message":"Forbidden"}'
@@ -102,6 +105,9 @@ class SandboxServer:
         self._churn_task: asyncio.Task | None = None
         self.lists = {API + p.entity.path: p for p in PROFILES.values()}
         self.singles = {p.entity.path: p for p in PROFILES.values()}
+        # a record's custom field values, as its `links` name them: /contacts/3/fieldValues
+        self.subs = {(CATALOG[fs.parent].path, CATALOG[fs.data].path): PROFILES[fs.data]
+                     for fs in SETS.values() if field_set(fs.parent) is not None}
         self._install(config, World(config.seed, config.sizes, config.timezone, cache_mb=config.cache_mb,
                                     user_zone=config.user_timezone))
 
@@ -258,6 +264,9 @@ class SandboxServer:
             profile = self.singles.get(head)
             if profile is not None and tail and "/" not in tail:
                 return profile, tail, f"{API}{head}/{{id}}"
+            record, _, sub = tail.partition("/")
+            if (head, sub) in self.subs and record.isdigit():
+                return self.subs[head, sub], f"{OF}{record}", f"{API}{head}/{{id}}/{sub}"
         return None, None, path
 
     def _answer(self, request: web.BaseRequest, path: str, profile: Profile | None,
@@ -275,12 +284,12 @@ class SandboxServer:
             return 403, orjson.dumps({"errors": [{"status": 403, "title": "Forbidden",
                                                   "detail": f"You do not have permission to view "
                                                             f"{profile.entity.path}."}]})
-        if single is None:
-            return self._list(profile, request, who, same_page)
+        if single is None or single.startswith(OF):
+            return self._list(profile, request, who, same_page, None if single is None else int(single[len(OF):]))
         return self._one(profile, str(who.user_id) if single == "me" else single, who)
 
     def _list(self, profile: Profile, request: web.BaseRequest, who: Principal,
-              same_page: bool = False) -> tuple[int, bytes]:
+              same_page: bool = False, owner: int | None = None) -> tuple[int, bytes]:
         query = {k: request.query.getone(k) for k in request.query
                  if not (same_page and k in ("offset", "id_greater", "id_less"))}
         try:
@@ -290,6 +299,8 @@ class SandboxServer:
                                                   "detail": str(e), "source": {"parameter": e.parameter}}]})
         world, table = self.world, self.world.tables[profile.name]
         rows = select(world, profile, table, q, who)
+        if owner is not None:  # one record's custom field values
+            rows = world.edits.owned(world, profile.name, rows, owner)
         page = rows[q.offset:q.offset + q.limit]
         records = b"[" + b",".join(self._records(profile, page, who)) + b"]"
         meta = profile.meta(world, table, rows, query)  # None: this endpoint sends no meta
