@@ -63,7 +63,7 @@ DEFAULT_CONFIG = Path("acflow.yaml")
 DESTINATIONS = ("a .csv, .jsonl, .parquet or .xlsx file, duckdb:///path.duckdb[?table=NAME], "
                 "sqlite:///path.db[?table=NAME], postgresql://user@host:5432/db[?table=NAME&schema=NAME], "
                 "mysql://user@host:3306/db[?table=NAME], snowflake://user@account/db/schema[?table=NAME], "
-                "bigquery://project/dataset[?table=NAME]")
+                "bigquery://project/dataset[?table=NAME], gsheets://SPREADSHEET_ID?sheet=NAME")
 SANDBOX_HELP = ("An ActiveCampaign-compatible API server for trying and testing flows.\n\n"
                 "Example: acflow sandbox serve --contacts 5000")
 
@@ -288,7 +288,7 @@ def sync_cmd(
 def export_cmd(
     entity: Annotated[str, typer.Argument(help="The entity to export, e.g. deals.")],
     to: Annotated[str, typer.Option("--to", help=f"Destination: {DESTINATIONS}.")],
-    mode: Annotated[str, typer.Option("--mode", help="replace | append | merge (merge: databases).")]
+    mode: Annotated[str, typer.Option("--mode", help="replace | append | merge (merge: databases, Google Sheets).")]
     = "replace",
     raw: Annotated[bool, typer.Option("--raw", help="Leave out derived columns (amount, status_label, rates).")]
     = False,
@@ -616,6 +616,38 @@ def _demo_hints(directory: Path, result: Any) -> list[str]:
                 'AS deals FROM deals_with_contacts GROUP BY 1 ORDER BY 1").show()')
         lines += ["Look at a result (DuckDB, from Python):", f"  $ {_short(sys.executable)} -c {shlex.quote(code)}"]
     return lines
+
+
+auth_app = typer.Typer(name="auth", no_args_is_help=True,
+                       help="Sign in to the services acflow writes to.\n\n"
+                       "Example: acflow auth google --client-secrets client_secret.json")
+app.add_typer(auth_app, name="auth")
+
+
+@auth_app.command("google")
+@handles_errors
+def auth_google_cmd(
+    client_secrets: Annotated[Path, typer.Option(
+        "--client-secrets", help="The OAuth client of type \"Desktop app\" (JSON) from Google Cloud Console > APIs & "
+        "Services > Credentials.")],
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Print the sign-in address instead of opening "
+                                             "a browser (it must still be opened on this machine).")] = False,
+    port: Annotated[int, typer.Option("--port", min=0, help="The loopback port Google sends the browser back to "
+                                      "(0: any free one).")] = 0,
+) -> None:
+    """Sign in to Google once, so that gsheets:// destinations write to Google Sheets as you.
+
+    The refresh token is saved, readable by you only, in ~/.config/acflow/google-token.json (or
+    ACFLOW_GOOGLE_TOKEN); a service-account key (GOOGLE_APPLICATION_CREDENTIALS or credentials:)
+    is used instead when one is set. See the README's "Google Sheets" section.
+    Example: acflow auth google --client-secrets ~/Downloads/client_secret_1234.json
+    """
+    from .destinations.google_auth import login
+
+    path = login(client_secrets, open_browser=not no_browser, port=port)
+    out.print(f"Signed in. The token is in {path} (readable by you only); gsheets:// destinations now write as "
+              "you, unless GOOGLE_APPLICATION_CREDENTIALS or credentials: names a service account.",
+              highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -125,6 +125,7 @@ class FlowSpec(_Strict):
     sheet: str | None = None
     csv: CsvSpec = Field(default_factory=CsvSpec)
     neutralize_formulas: bool = True
+    credentials: str | None = None  # gsheets://: a service-account key file (JSON); the top-level one otherwise
     # contacts, deals and accounts (as the source or joined): a column per custom field, or none
     # (long: the values stay in their own entities, fieldValues...); see custom_fields.py
     custom_fields: Literal["columns", "long", "off"] = "columns"
@@ -160,6 +161,7 @@ class ConfigSpec(_Strict):
     version: Literal[1] = 1
     mirror: str | None = None
     full_refresh_every: str = "7d"  # contacts and deals read in full this often (deletions are found so)
+    credentials: str | None = None  # gsheets:// flows: a service-account key file (JSON), unless a flow names its own
     accounts: dict[str, AccountSpec] = Field(default_factory=dict)
     flows: dict[str, FlowSpec]
 
@@ -431,9 +433,33 @@ def _load(path: Path) -> Config:
             errors.append(str(config.error(loc, msg)))
         raise ConfigErrors(sorted(dict.fromkeys(errors), key=_line_order)) from None
     errors += _check_names(config)
+    errors += _fold_credentials(config)
     if errors:
         raise ConfigErrors(errors)
     return config
+
+
+GSHEETS = ("gsheets://", "https://docs.google.com/spreadsheets/")
+
+
+def _fold_credentials(config: Config) -> list[str]:
+    """`credentials:` (the flow's, else the file's) rides on a gsheets:// flow's `to` as ?credentials=PATH,
+    which the writer reads (a relative path is under acflow.yaml's folder). A key file's path is no secret."""
+    from urllib.parse import quote
+
+    errors = []
+    for name, flow in config.spec.flows.items():
+        is_sheet = flow.to.strip().lower().startswith(GSHEETS)
+        if flow.credentials is not None and not is_sheet:
+            errors.append(str(config.error(("flows", name, "credentials"), "credentials: is for gsheets:// "
+                                           "destinations (a Google service-account key file); leave it out")))
+            continue
+        path = flow.credentials or config.spec.credentials
+        if is_sheet and path and "credentials=" not in flow.to:
+            base, _, fragment = flow.to.strip().partition("#")
+            joined = f"{base}{'&' if '?' in base else '?'}credentials={quote(path, safe='/~')}"
+            flow.to = joined + (f"#{fragment}" if fragment else "")
+    return errors
 
 
 def _check_names(config: Config) -> list[str]:
