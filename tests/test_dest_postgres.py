@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from typer.testing import CliRunner
@@ -38,7 +39,10 @@ from acflow.sync import sync_async
 psycopg = pytest.importorskip("psycopg")
 from psycopg import sql  # noqa: E402
 
-PASSWORD = "Pg-s3cret-0f-acflow"  # the password of the password-asking server below; never printed
+# the password of the password-asking server below (a quote, a backslash, a space, an @: libpq's
+# quoting and the URI's escaping are tested too); never printed
+PASSWORD = "s3cret 'of' acflow\\x@y"
+IN_URI = quote(PASSWORD, safe="")
 UPDATED = {"contacts": "udate", "deals": "mdate", "lists": "udate"}  # what the snapshot calls "updated"
 # DuckDB type in the reference copy -> PostgreSQL type (json columns: jsonb)
 EXPECTED = {"BIGINT": "bigint", "TINYINT": "smallint", "VARCHAR": "text", "DATE": "date", "DOUBLE": "double precision",
@@ -52,8 +56,6 @@ def pg(postgres_url: str) -> Iterator[Any]:
 
 
 def uri(base: str, table: str, schema: str | None = None) -> str:
-    from urllib.parse import quote
-
     return f"{base}?table={quote(table, safe='')}" + (f"&schema={quote(schema, safe='')}" if schema else "")
 
 
@@ -267,6 +269,37 @@ def test_new_columns_are_added_and_a_changed_type_is_refused(mirror, postgres_ur
     assert pg.execute("SELECT * FROM grows ORDER BY id").fetchall() == before
     destinations.write(mirror, "SELECT 1 AS other", dest, "replace")  # replace makes the table anew
     assert pg_types(pg, "grows") == {"other": "integer"}
+
+
+def test_merge_without_a_key_on_id_and_what_cannot_be_merged_or_written(mirror, postgres_url, pg):
+    pg.execute("CREATE TABLE unkeyed (id bigint, name text)")  # made by someone else, without a key
+    pg.execute("INSERT INTO unkeyed VALUES (1, 'one'), (2, 'two')")
+    dest = destinations.parse(uri(postgres_url, "unkeyed"), "u")
+    destinations.write(mirror, "SELECT 2::BIGINT AS id, 'TWO' AS name UNION ALL SELECT 3, 'three'", dest, "merge")
+    assert pg.execute("SELECT id, name FROM unkeyed ORDER BY id").fetchall() == [(1, "one"), (2, "TWO"), (3, "three")]
+    with pytest.raises(DestinationError, match=r"^cannot merge into .*unkeyed.*: the rows have no id column; use mode: "
+                                               r"replace or append; it is unchanged$"):
+        destinations.write(mirror, "SELECT 'x' AS name", dest, "merge")
+    pg.execute("CREATE VIEW a_view AS SELECT 1 AS id")
+    view = destinations.parse(uri(postgres_url, "a_view"), "v")
+    with pytest.raises(DestinationError) as info:
+        destinations.write(mirror, "SELECT 1 AS id", view, "replace")
+    assert str(info.value) == f"{view.describe()} is a view, not a table: choose another ?table=; it is unchanged"
+    assert pg.execute("SELECT * FROM a_view").fetchall() == [(1,)]
+
+
+def test_validate_connect_and_a_flow_run(account, postgres_url, unprivileged, pg, tmp_path):
+    path = tmp_path / "acflow.yaml"
+    flow = "flows:\n  l:\n    source: lists\n    select: [id, name]\n    to: '{to}'\n    mode: merge\n"
+    path.write_text("accounts: {main: {url: x, key_env: NOPE}}\n" + flow.format(to=uri(postgres_url, "flow_lists")))
+    checked = CliRunner().invoke(app, ["validate", "--config", str(path), "--connect"])
+    assert checked.exit_code == 0, checked.output
+    assert acflow.run(config=path, accounts={"main": account}).ok
+    assert pg_types(pg, "flow_lists") == {"id": "bigint", "name": "text"} and count(pg, "flow_lists") > 0
+    path.write_text("accounts: {main: {url: x, key_env: NOPE}}\n" + flow.format(to=uri(unprivileged, "flow_lists")))
+    refused = CliRunner().invoke(app, ["validate", "--config", str(path), "--connect"])
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().startswith("Error: flow 'l': user 'acflow_nobody_")
 
 
 def test_quotes_spaces_and_capitals_in_names(mirror, postgres_url, pg):
@@ -646,7 +679,7 @@ def password_server() -> Iterator[str]:
 
 
 def test_the_password_from_the_uri_pgpassword_or_pgpass(password_server, tmp_path, monkeypatch):
-    with_password = password_server.replace("postgres@", f"postgres:{PASSWORD}@")
+    with_password = password_server.replace("postgres@", f"postgres:{IN_URI}@")
     postgres.check(destinations.parse(with_password, "t"))
     with pytest.raises(DestinationError) as info:
         postgres.check(destinations.parse(password_server, "t"))
@@ -657,7 +690,8 @@ def test_the_password_from_the_uri_pgpassword_or_pgpass(password_server, tmp_pat
     postgres.check(destinations.parse(password_server, "t"))
     monkeypatch.delenv("PGPASSWORD")
     passfile = tmp_path / "pgpass"
-    passfile.write_text(f"127.0.0.1:*:*:postgres:{PASSWORD}\n")
+    escaped = PASSWORD.replace("\\", "\\\\").replace(":", "\\:")  # .pgpass's own escaping
+    passfile.write_text(f"127.0.0.1:*:*:postgres:{escaped}\n")
     passfile.chmod(0o600)
     monkeypatch.setenv("PGPASSFILE", str(passfile))  # ~/.pgpass, elsewhere
     postgres.check(destinations.parse(password_server, "t"))
@@ -672,10 +706,10 @@ def test_a_wrong_password_is_refused_and_no_password_is_ever_shown(sandbox, pass
         f"Error: PostgreSQL at 127.0.0.1:{port} refused the password for user 'postgres': correct it in the URI "
         f"(postgresql://user:PASSWORD@host/db), PGPASSWORD or ~/.pgpass; postgresql://postgres@127.0.0.1:{port}"
         "/postgres?table=lists&schema=public is unchanged")
-    right = password_server.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=lists"
+    right = password_server.replace("postgres@", f"postgres:{IN_URI}@") + "?table=lists"
     ok = export_cli(sandbox, right, tmp_path, "--json")
     assert ok.exit_code == 0, ok.stderr
     assert json.loads(ok.stdout)["rows"] == len(sandbox.snapshot("lists"))
     for text in (result.stdout, result.stderr, ok.stdout, ok.stderr, (tmp_path / "m.duckdb").read_bytes().decode(
             "latin-1")):
-        assert PASSWORD not in text and "Wr0ng-pa55word" not in text
+        assert PASSWORD not in text and IN_URI not in text and "Wr0ng-pa55word" not in text
