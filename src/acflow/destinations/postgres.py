@@ -37,7 +37,9 @@ the table empty: PostgreSQL's rule, not ours (its docs, "MVCC caveats").
 append: the rows (with `_extracted_at`) are copied straight into the table. merge: they go into a
 temporary table, then INSERT ... ON CONFLICT (id) DO UPDATE (or DELETE + INSERT when the table
 has no unique index on id) and records gone from ActiveCampaign are deleted, one transaction.
-A table acflow creates in replace or merge gets a primary key on id when the ids are unique.
+A table acflow creates in replace or merge gets a primary key on id when the ids are unique
+(an append into such a table that repeats an id is refused, saying to merge or to append to a
+table of its own; append tables get no key, as they hold an id once per change).
 New columns are added (ALTER TABLE ADD COLUMN); a column whose type differs is an error that
 names it and says what to do, never a silent cast. One acflow writer per table at a time
 (a transaction-scoped advisory lock).
@@ -262,7 +264,7 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
             else:
                 written = _merge(cur, rows, dest, cols)
         if mode == "merge" and rows.gone:
-            _delete_gone(cur, target, rows.gone)
+            _delete_gone(cur, target, rows.gone, cols)
         conn.commit()
     return written
 
@@ -345,17 +347,17 @@ def _merge(cur: Any, rows: Rows, dest: Destination, cols: Sequence[Column]) -> i
     return written
 
 
-def _delete_gone(cur: Any, target: str, gone: Sequence[Any]) -> None:
-    """Records gone from ActiveCampaign, deleted by id (ingested, so any number and any id type)."""
+def _delete_gone(cur: Any, target: str, gone: Sequence[Any], cols: Sequence[Column]) -> None:
+    """Records gone from ActiveCampaign, deleted by id: ingested as text, so any number of them,
+    and compared as the table's id type, so its key is used."""
     import pyarrow as pa
 
-    ids = pa.table({"id": pa.array(list(gone))})
+    id_type = next(c.pg for c in cols if c.name == "id")
     stage = _stage_name()
-    cur.execute(f"CREATE TEMP TABLE {quote(stage)} (id {'bigint' if pa.types.is_integer(ids['id'].type) else 'text'})"
-                " ON COMMIT DROP")
-    cur.adbc_ingest(stage, ids.cast(pa.schema([("id", pa.int64() if pa.types.is_integer(ids["id"].type)
-                                                 else pa.string())])), mode="append", temporary=True)
-    cur.execute(f"DELETE FROM {target} WHERE id::text IN (SELECT id::text FROM {quote(stage)})")
+    cur.execute(f"CREATE TEMP TABLE {quote(stage)} (id text) ON COMMIT DROP")
+    cur.adbc_ingest(stage, pa.table({"id": pa.array([str(i) for i in gone], pa.string())}), mode="append",
+                    temporary=True)
+    cur.execute(f"DELETE FROM {target} t USING {quote(stage)} s WHERE t.id = CAST(s.id AS {id_type})")
 
 
 # -- acflow validate --connect -----------------------------------------------------------------
