@@ -56,6 +56,7 @@ _BOOK_ID = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
 # ---- the URI ---------------------------------------------------------------------------------------
 def parse(text: str, default_table: str, *, sheet: str | None = None, base: Path | None = None) -> Destination:
     need("google.auth", EXTRA, "gsheets://")
+    need("requests", EXTRA, "gsheets://")  # google-auth's transport, which its [requests] extra brings
     parts = urlsplit(text.strip())
     browser = parts.scheme.lower() == "https"
     if browser:
