@@ -123,7 +123,7 @@ def test_every_mode_on_every_entity(name, synced, postgres_url, pg):
     assert_same(pg, f"{table}_a", want, duck_types, json_names, stamped=True)
     if "id" in names:
         merged = destinations.parse(uri(postgres_url, f"{table}_m"), name)
-        for _ in range(2):  # the first creates the table, the second upserts every row over itself
+        for _ in range(2 if name in SEEDS else 1):  # the second upserts every row over itself
             assert destinations.write(mirror, query, merged, "merge", json_names) == len(want)
         assert_same(pg, f"{table}_m", want, duck_types, json_names)
 
