@@ -401,3 +401,28 @@ def test_preview_shows_the_custom_fields_of_the_rows_it_shows(sandbox, account):
     tags = {f["personalization"].strip("%").lower() for f in _api(sandbox, "dealCustomFieldMeta")
             if f["personalization"]}
     assert tags and tags <= set(deals[0])
+
+
+def test_long_writes_the_values_beside_the_records(sandbox, account, tmp_path):
+    mirror, out = tmp_path / "mirror.duckdb", tmp_path / "crm.duckdb"
+    plan = new_field(sandbox, "Plan", "dropdown")
+    ids = set_values(sandbox, plan, {3: "Gold"})
+    first = acflow.export("contacts", to=f"duckdb:///{out}", mode="merge", account=account, mirror=mirror,
+                          custom_fields="long")
+    types, contacts = read_duckdb(out, "contacts")
+    _, values = read_duckdb(out, "contacts_custom_fields")
+    assert "Plan" not in types and len(contacts) == first.rows
+    assert len(values) == len(_api(sandbox, "fieldValues"))
+    assert {k: values[ids[3]][k] for k in ("contact", "field", "value", "field_title", "field_type")} == {
+        "contact": 3, "field": plan, "value": "Gold", "field_title": "Plan", "field_type": "dropdown"}
+    assert any("custom field values written to" in n for n in first.notes)
+    sandbox.edit("fields", update=[{"id": plan, "title": "Tier"}])
+    again = acflow.export("contacts", to=f"duckdb:///{out}", mode="merge", account=account, mirror=mirror,
+                          custom_fields="long")
+    assert again.rows == 0 and any(n.startswith("contacts: 1 custom field values") for n in again.notes)
+    assert read_duckdb(out, "contacts_custom_fields")[1][ids[3]]["field_title"] == "Tier"
+    csv = tmp_path / "contacts.csv"
+    acflow.export("contacts", to=str(csv), account=account, mirror=mirror, custom_fields="long")
+    assert (tmp_path / "contacts_custom_fields.csv").exists()
+    with pytest.raises(acflow.ConfigError, match="custom_fields long writes a second table"):
+        acflow.export("contacts", to=str(tmp_path / "c.xlsx"), account=account, mirror=mirror, custom_fields="long")

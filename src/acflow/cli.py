@@ -151,7 +151,8 @@ FullOpt = Annotated[bool, typer.Option("--full", help="Fetch everything, not onl
                                        "records deleted from ActiveCampaign).")]
 CustomFieldsOpt = Annotated[str, typer.Option(
     "--custom-fields", help="columns | long | off: contacts, deals and accounts get a column per custom field "
-    "(columns), or none (their values stay in fieldValues, dealCustomFieldData...).")]
+    "(columns); or their values go to a second table beside them, one row per record and field (long: "
+    "contacts_custom_fields; export only); or neither (off).")]
 CustomNamesOpt = Annotated[str, typer.Option("--custom-field-names", help="title | perstag: what custom field "
                                              "columns are named after (a column keeps its first name).")]
 FullEveryOpt = Annotated[str, typer.Option("--full-every", help="Fetch contacts and deals in full when the "

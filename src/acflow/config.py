@@ -126,8 +126,9 @@ class FlowSpec(_Strict):
     csv: CsvSpec = Field(default_factory=CsvSpec)
     neutralize_formulas: bool = True
     credentials: str | None = None  # gsheets://: a service-account key file (JSON); the top-level one otherwise
-    # contacts, deals and accounts (as the source or joined): a column per custom field, or none
-    # (long: the values stay in their own entities, fieldValues...); see custom_fields.py
+    # contacts, deals and accounts (as the source or joined): a column per custom field, or none (long
+    # and off: a flow writes one table; the values are a flow of their own, source: fieldValues with
+    # lookups: [field]; acflow export --custom-fields long writes them beside); see custom_fields.py
     custom_fields: Literal["columns", "long", "off"] = "columns"
     custom_field_names: Literal["title", "perstag"] = "title"
 

@@ -101,7 +101,8 @@ def field_set(entity: Entity | str) -> FieldSet | None:
 
 
 def companions(entity: Entity, mode: str) -> list[Entity]:
-    """The entities to sync with `entity` so its custom fields can be published."""
+    """The entities to sync with `entity` so its custom fields can be published as `mode` says
+    (columns, or long: the values written beside the records by acflow export)."""
     fs = field_set(entity)
     if fs is None or mode == "off":
         return []
@@ -513,3 +514,27 @@ def preview_sql(con: duckdb.DuckDBPyConnection, entity: Entity, rows: str, field
              parent_columns=have, pins_at=None, keep=False)
     assert p is not None
     return f"({columns_sql(con, p, rows, '_acflow_values')})", bad_values(con, p, "_acflow_values", entity.name)
+
+
+# ---- long: the values as rows, with their field's title and type ------------------------------------
+def long_rows(mirror: Mirror, account_url: str, entity: Entity, seq: int | None) -> tuple[str, str | None]:
+    """SQL for the entity's custom field values, one row per record and field, with the field's
+    `field_title`, `field_tag` and `field_type` (all current rows; with `seq`, those changed since
+    that load, counting a field's rename), and SQL for the ids of values gone since (None: all)."""
+    from .mirror import DELETED_AT, INTERNAL, SEQ
+
+    fs = field_set(entity)
+    assert fs is not None
+    data, meta = mirror.table(account_url, fs.data), mirror.table(account_url, fs.meta)
+    with mirror.cursor() as con:
+        have = _columns_of(con, meta)
+    if seq is None:
+        rows, removed = mirror.current(account_url, fs.data), None
+    else:
+        rows = (f"(SELECT * EXCLUDE ({', '.join(INTERNAL)}) FROM {data} WHERE {DELETED_AT} IS NULL AND ({SEQ} > "
+                f"{int(seq)} OR {quote(fs.field)} IN (SELECT id FROM {meta} WHERE {SEQ} > {int(seq)})))")
+        removed = f"SELECT id FROM {data} WHERE {DELETED_AT} IS NOT NULL AND {SEQ} > {int(seq)}"
+    named = ", ".join(f"CAST({f'm.{quote(col)}' if col in have else 'NULL'} AS VARCHAR) AS {alias}"
+                      for col, alias in ((fs.title, "field_title"), (fs.tag, "field_tag"), (fs.type, "field_type")))
+    return (f"(SELECT d.*, {named} FROM {rows} d LEFT JOIN {mirror.current(account_url, fs.meta)} m "
+            f"ON d.{quote(fs.field)} = m.id)"), removed

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from . import custom_fields as cf
 from . import destinations
 from .account import Account
-from .catalog import ColType, Entity
-from .errors import AcflowError
+from .catalog import CATALOG, ColType, Entity
+from .errors import AcflowError, ConfigError
 from .sync import (
     DEFAULT_FULL_EVERY,
     DEFAULT_PATH,
@@ -132,18 +132,21 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
     text that a spreadsheet would run as a formula (=, +, -, @ first) is prefixed with ';
     contact names and form fields come from the public. `bom` and `neutralize` turn them off.
     Contacts, deals and accounts get a column per custom field (`custom_fields="columns"`,
-    named by `custom_field_names`: title or perstag); "long" or "off" leave them out (the
-    values stay available as entities of their own: fieldValues...).
+    named by `custom_field_names`: title or perstag); "long" writes their values to a second
+    table or file beside `to` instead (`contacts_custom_fields`: one row per record and field,
+    with the field's title and type), "off" leaves them out (they stay entities of their own:
+    fieldValues...).
     """
     chosen = resolve_entities([entity])[0]
     dest = destinations.parse(to, chosen.name)
     destinations.check_mode(dest, mode)
     cf.check(custom_fields, custom_field_names)
+    long = _beside(dest) if custom_fields == "long" and cf.field_set(chosen) else None
     check = getattr(dest.writer, "check", None)
     if check is not None:  # a database server: a wrong password is said before minutes of syncing
         check(dest)
     account = account or Account.resolve(api_url, api_key)
-    extra = cf.companions(chosen, custom_fields if custom_fields == "columns" else "off")
+    extra = cf.companions(chosen, custom_fields)
     with MirrorAt(mirror) as at:  # opened once the account check has proven the key
         summary = run_coroutine(sync_async(account, [chosen, *extra], at, timeout=timeout, concurrency=concurrency,
                                            attempts=attempts, full=full, full_every=full_every,
@@ -159,6 +162,40 @@ def export(entity: str, to: str, *, mode: str = "replace", account: Account | No
                          f"({summary.result(failed[0].name).error})")
         options = destinations.WriteOptions(bom=bom, neutralize=neutralize)
         rows = publish(at.db, account.url, chosen, dest, mode, raw=raw, options=options,
-                       custom_fields="off" if failed else custom_fields, naming=custom_field_names,
-                       zone=account.timezone, notes=notes)
+                       custom_fields="columns" if custom_fields == "columns" and not failed else "off",
+                       naming=custom_field_names, zone=account.timezone, notes=notes)
+        if long is not None and not failed:
+            values = _publish_long(at.db, account.url, chosen, long, mode, options)
+            notes.append(f"{chosen.name}: {values:,} custom field values written to {long.describe()}")
     return ExportSummary(chosen.name, dest.describe(), mode, rows, summary, notes)
+
+
+def _beside(dest: destinations.Destination) -> destinations.Destination:
+    """Where `custom_fields="long"` writes the values: `contacts_custom_fields` beside `contacts`."""
+    from dataclasses import replace
+
+    if dest.kind == "xlsx":
+        raise ConfigError("custom_fields long writes a second table, which .xlsx exports do not: "
+                          "use custom_fields columns or off, or another format")
+    if dest.is_file and dest.path is not None:
+        return replace(dest, path=dest.path.with_name(f"{dest.path.stem}_custom_fields{dest.path.suffix}"))
+    return replace(dest, table=f"{dest.table or 'data'}_custom_fields")
+
+
+def _publish_long(mirror: Mirror, account_url: str, entity: Entity, dest: destinations.Destination, mode: str,
+                  options: destinations.WriteOptions) -> int:
+    """The entity's custom field values, one row per record and field (custom_fields.long_rows), as
+    incremental as the entity: append and merge take the values changed since this destination's last."""
+    fs = cf.field_set(entity)
+    assert fs is not None
+    data = CATALOG[fs.data]
+    source = f"{account_url}/{fs.data}#long"
+    upto = max(mirror.last_seq(account_url, fs.meta), mirror.last_seq(account_url, fs.data))
+    seen = None if mode == "replace" else mirror.published(dest.key(), source)
+    rows, removed = cf.long_rows(mirror, account_url, entity, seen)
+    extracted = datetime.now().astimezone() if mode == "append" else None
+    query = derived_query(data, rows, raw=True, extracted_at=extracted) + " ORDER BY id"
+    written = destinations.write(mirror, query, dest, mode, json_columns(data), options,
+                                 delete_ids=removed if mode == "merge" else None)
+    mirror.mark_published(dest.key(), source, upto)
+    return written

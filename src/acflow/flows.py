@@ -81,13 +81,14 @@ def needs(config: Config, flow: str) -> set[tuple[str, str]]:
     root = entity_of(config, flow)
     accounts = config.account_names(flow)
     wanted: list[str] = [root.name] if spec.source.flow is None else []
+    columns = "columns" if spec.custom_fields == "columns" else "off"  # a flow writes one table: long is off
     if spec.source.flow is None:
-        wanted += [e.name for e in cf.companions(root, spec.custom_fields)]
+        wanted += [e.name for e in cf.companions(root, columns)]
     for i, name in enumerate(spec.lookups):
         wanted.append(_lookup(config, flow, root, name, i).entity)
     for i, join in enumerate(spec.join):
         joined = _join_entity(config, flow, i, join.entity)
-        wanted += [joined.name, *(e.name for e in cf.companions(joined, spec.custom_fields))]
+        wanted += [joined.name, *(e.name for e in cf.companions(joined, columns))]
     return out | {(a, e) for a in accounts for e in wanted}
 
 
