@@ -36,7 +36,12 @@ def test_row_is_consistent(entity):
     for column in (entity.cursor, entity.cursor_fallback, entity.stub_flag, entity.deleted_flag):
         assert column is None or column in entity.columns
     assert (entity.cursor is None) == (entity.since is None)
-    assert entity.paging is Paging.OFFSET or entity.name == "contacts"  # only /contacts has id_greater
+    if entity.paging is Paging.PER_PARENT:  # read under each record of its parent
+        assert entity.parent in CATALOG and entity.parent_key in entity.columns
+        assert entity.path.count("{id}") == 1 and not entity.since
+    else:
+        assert entity.paging is Paging.OFFSET or entity.name == "contacts"  # only /contacts has id_greater
+        assert entity.parent is None and "{id}" not in entity.path
 
 
 @pytest.mark.parametrize("entity", ENTITIES, ids=attrgetter("name"))

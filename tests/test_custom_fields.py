@@ -426,3 +426,47 @@ def test_long_writes_the_values_beside_the_records(sandbox, account, tmp_path):
     assert (tmp_path / "contacts_custom_fields.csv").exists()
     with pytest.raises(acflow.ConfigError, match="custom_fields long writes a second table"):
         acflow.export("contacts", to=str(tmp_path / "c.xlsx"), account=account, mirror=mirror, custom_fields="long")
+
+
+def test_records_still_go_out_when_their_custom_fields_cannot_be_read(tmp_path):
+    from acflow.account import Account
+    from acflow.sandbox import Sandbox
+
+    with Sandbox(port=0, sizes={"contacts": 150, "fieldValues": 200}, rate_limit=0,
+                 restricted_denied=("fieldValues",)) as sb:
+        account = Account(sb.url, sb.restricted_key, rate_limit=1000)
+        out = tmp_path / "c.parquet"
+        result = acflow.export("contacts", to=str(out), account=account, mirror=tmp_path / "m.duckdb")
+    assert pq.read_table(out).num_rows == result.rows == 150
+    assert not result.ok and result.sync.result("fieldValues").status == "failed"  # said, and exit 1
+    assert result.notes == [f"contacts: custom fields left out: fieldValues did not sync "
+                            f"({result.sync.result('fieldValues').error})"]
+    assert "Company Size" not in pq.read_schema(out).names
+
+
+MULTI = """
+accounts:
+  us: {{url: "{url}", key_env: ACFLOW_TEST_KEY, rate_limit: 1000}}
+  eu: {{url: "{url2}", key_env: ACFLOW_TEST_KEY, rate_limit: 1000}}
+flows:
+  both:
+    source: {{entity: contacts, accounts: [us, eu], account_column: source}}
+    select: [source, id, Plan]
+    filter: ["Plan IS NOT NULL"]
+    to: {out}/both.csv
+"""
+
+
+def test_a_flow_over_two_accounts_unions_their_custom_columns(sandbox, tmp_path, monkeypatch):
+    plan = new_field(sandbox, "Plan", "dropdown")
+    set_values(sandbox, plan, {3: "Gold"})
+    monkeypatch.setenv("ACFLOW_TEST_KEY", sandbox.admin_key)
+    config = tmp_path / "acflow.yaml"
+    config.write_text(MULTI.format(url=sandbox.url, url2=sandbox.url.replace("127.0.0.1", "localhost"),
+                                   out=tmp_path / "out"))
+    acflow.sync(["contacts", "fields", "fieldValues"], api_url=sandbox.url, api_key=sandbox.admin_key,
+                mirror=tmp_path / ".acflow" / "mirror.duckdb")
+    summary = acflow.run(config=config)
+    assert summary.ok, summary.to_dict()
+    lines = (tmp_path / "out" / "both.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert sorted(lines[1:]) == ["eu,3,Gold", "us,3,Gold"]

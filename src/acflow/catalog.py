@@ -37,6 +37,7 @@ TWINS: tuple[tuple[str, str], ...] = (("cdate", "created_timestamp"), ("udate", 
 class Paging(StrEnum):
     OFFSET = "offset"
     ID_KEYSET = "id_keyset"  # orders[id]=ASC + id_greater: only /contacts supports it
+    PER_PARENT = "per_parent"  # a list under each record of another entity (links/{id}/linkData), offset paged
 
 
 class Access(StrEnum):
@@ -75,7 +76,7 @@ OWNER = Lookup("userid", "users", _PERSON, "owner_name")
 @dataclass(frozen=True)
 class Entity:
     name: str  # what users type and what tables are called
-    path: str  # under /api/3
+    path: str  # under /api/3; "{id}" stands for the parent's id where the records live under another's
     key: str  # the list response's array key
     single: str  # the by-id response's key
     columns: Mapping[str, ColType]
@@ -94,6 +95,9 @@ class Entity:
     aliases: tuple[str, ...] = ()
     description: str = ""
     access: Access = Access.ALL
+    counted: bool = True  # list answers carry meta.total (custom field data's have no meta at all)
+    parent: str | None = None  # PER_PARENT: the entity whose every record has a list of these
+    parent_key: str | None = None  # PER_PARENT: the column naming the parent (added where the API leaves it out)
     documented: bool = True  # in ActiveCampaign's API reference; else read by singer's tap on live accounts
     note: str = ""  # what else a user should know: the documented form, costs, inferred fields
 
@@ -491,6 +495,16 @@ _ENTITIES += [
         ),
     ),
     Entity(
+        "linkData", "links/{id}/linkData", "linkData", "linkDatum", aliases=("clicks", "opens_and_clicks"),
+        paging=Paging.PER_PARENT, parent="links", parent_key="link", documented=False,
+        description="Who opened and clicked: one row per contact and tracked link (the 'open' link is opens).",
+        note="Read link by link: the cost grows with the campaigns' links, not the records. Not documented; "
+             "seen in public code that reads contact and tstamp, the other fields are inferred.",
+        lookups={"contact": CONTACT, "campaign": Lookup("campaignid", "campaigns", "name", "campaign_name"),
+                 "link": Lookup("link", "links", "link", "url")},
+        columns=_cols("id:id link:id campaignid:id messageid:id contact:id times:int tstamp:timestamp"),
+    ),
+    Entity(
         "bounceLogs", "bounceLogs", "bounceLogs", "bounceLog", aliases=("bounces",),
         description="Each bounce: contact, campaign, message and the bounce code.", documented=False,
         note="The reference documents /contacts/{id}/bounceLogs (1 request per contact).",
@@ -630,11 +644,13 @@ _ENTITIES += [
     ),
     Entity(
         "dealCustomFieldMeta", "dealCustomFieldMeta", "dealCustomFieldMeta", "dealCustomFieldMetum",
+        counted=False,
         aliases=("deal_custom_fields",), description="Deal custom fields: label, type, options.",
         columns=_cols(_CUSTOM_META),
     ),
     Entity(
         "dealCustomFieldData", "dealCustomFieldData", "dealCustomFieldData", "dealCustomFieldDatum",
+        counted=False,
         aliases=("deal_custom_field_values",), access=Access.PIPELINES,
         description="Deals' custom field values, one row per deal and field (currency values in cents).",
         lookups={"field": Lookup("customFieldId", "dealCustomFieldMeta", '"fieldLabel"', "field_name"),
@@ -654,11 +670,13 @@ _ENTITIES += [
     ),
     Entity(
         "accountCustomFieldMeta", "accountCustomFieldMeta", "accountCustomFieldMeta", "accountCustomFieldMetum",
+        counted=False,
         aliases=("account_custom_fields",), description="Account custom fields: label, type, options.",
         columns=_cols(_CUSTOM_META),
     ),
     Entity(
         "accountCustomFieldData", "accountCustomFieldData", "accountCustomFieldData", "accountCustomFieldDatum",
+        counted=False,
         aliases=("account_custom_field_values",),
         description="Accounts' custom field values, one row per account and field.",
         note="The account is `accountId` in each record; only the filter is spelled filters[customerAccountId].",
@@ -718,6 +736,7 @@ _ENTITIES += [
     ),
     Entity(
         "ecomOrderProducts", "ecomOrderProducts", "ecomOrderProducts", "ecomOrderProduct",
+        counted=False,
         aliases=("order_products",), description="Products of e-commerce orders (price in cents).",
         lookups={"order": Lookup("orderid", "ecomOrders", '"orderNumber"', "order_number")},
         columns=_cols(
@@ -833,3 +852,53 @@ def suggest(name: str) -> str:
 
     spelled = [alias for e in _ENTITIES for alias in (e.name, *e.aliases)]
     return did_you_mean(name, spelled) or f" Choose from: {', '.join(names())}."
+
+
+# ---- what reading an entity costs, and who may -----------------------------------------------------
+# Offset pages overlap by one record (paging.py re-reads the last record of the page before, to
+# notice records moving), so a read of N records takes about N / 99 requests.
+STEP = PAGE - 1
+ACCESS_WORDS = MappingProxyType({
+    Access.ALL: "yes",
+    Access.PIPELINES: "its pipelines' only",
+    Access.ADMIN: "no (403: admin keys only)",
+})
+
+
+def requests_for(entity: Entity, records: int, parents: int = 0) -> int:
+    """Requests a full read of `records` records takes: one per page, and for an entity read
+    under each record of another (linkData under links) one per parent plus the parents' read."""
+    if entity.paging is Paging.PER_PARENT and entity.parent:
+        extra = max(0, records - parents * STEP) // STEP  # the pages beyond each parent's first
+        return requests_for(CATALOG[entity.parent], parents) + parents + extra
+    if records < PAGE:
+        return 1
+    if entity.paging is Paging.ID_KEYSET:
+        return -(-records // PAGE) + 1  # +1: the newest id, to split the id range over readers
+    return (records - PAGE) // STEP + 2  # (uncounted lists: a reader may ask a few pages ahead too)
+
+
+def cost(entity: Entity) -> str:
+    """The cost of a full read in words, as `acflow entities` shows it."""
+    if entity.paging is Paging.PER_PARENT and entity.parent:
+        parent = CATALOG[entity.parent]
+        return f"1 request per {parent.single} (+1 / {PAGE} records), after reading the {parent.name}"
+    return f"1 request / {PAGE} records" + ("" if entity.counted else " (no count: +a few pages asked ahead)")
+
+
+def incremental(entity: Entity) -> str:
+    """How a sync after the first reads the entity."""
+    if entity.since and entity.cursor:
+        return f"yes: {entity.since} (newest {entity.cursor} held)"
+    return "no: read whole each sync"
+
+
+def summary(entity: Entity) -> dict[str, object]:
+    """One row of `acflow entities`: what the entity holds, what reading it costs, who may read it."""
+    return {
+        "entity": entity.name, "aliases": list(entity.aliases), "path": f"/api/3/{entity.path}",
+        "paging": entity.paging.value, "cost": cost(entity), "incremental": incremental(entity),
+        "restricted_key": ACCESS_WORDS[entity.access], "documented": entity.documented,
+        "columns": len(entity.columns), "derived": list(entity.derived), "lookups": sorted(entity.lookups),
+        "description": entity.description, "note": entity.note, "seed": entity.seed,
+    }

@@ -11,6 +11,10 @@ Contacts are read by id keyset instead (orders[id]=ASC + id_greater), which
 cannot drift; the id range is split into disjoint partitions read in parallel,
 the last one open-ended so contacts created meanwhile are still read.
 
+An entity listed under each record of another (linkData under links) is read
+parent by parent, each parent's list offset paged; its records are given the
+parent's id where the API leaves it out.
+
 A server that ignores offset or id_greater would have us read its first page
 forever: a full page that brings no new ids where new ones must be ends the
 read, as does a read that stays short of meta.total when asked again. Both
@@ -29,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from .catalog import Entity, Paging
+from .catalog import CATALOG, Entity, Paging
 from .client import PAGE_SIZE, Client, RawPage, RequestStats
 from .errors import PagingStuck
 
@@ -79,7 +83,7 @@ async def pages(client: Client, entity: Entity, *, params: dict[str, Any] | None
                 concurrency: int = 4) -> AsyncIterator[Page]:
     """Every record of `entity` (matching `params`), in pages of new records only."""
     progress = progress or PageProgress()
-    pager = _keyset if entity.paging is Paging.ID_KEYSET else _offset
+    pager = {Paging.ID_KEYSET: _keyset, Paging.PER_PARENT: _per_parent}.get(entity.paging, _offset)
     async for page in pager(client, entity, dict(params or {}), stats, progress, concurrency):
         progress.rows += len(page)
         yield page
@@ -93,12 +97,12 @@ def _note(progress: PageProgress, raw: RawPage, counts_all: bool = True) -> None
 
 
 async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats: RequestStats | None,
-                  progress: PageProgress, concurrency: int) -> AsyncIterator[Page]:
+                  progress: PageProgress, concurrency: int, path: str | None = None) -> AsyncIterator[Page]:
     step = PAGE_SIZE - 1  # each page re-reads the last record of the one before
 
     async def read(offset: int) -> RawPage:
         query = {**params, **entity.order, "limit": PAGE_SIZE, "offset": offset}
-        return await client.get_page(entity.path, entity.key, query, stats)
+        return await client.get_page(path or entity.path, entity.key, query, stats)
 
     seen: set[str] = set()
     inflight: deque[tuple[int, asyncio.Task[RawPage]]] = deque()
@@ -165,6 +169,73 @@ async def _offset(client: Client, entity: Entity, params: dict[str, Any], stats:
             width = concurrency
     finally:
         cancel_all()
+
+
+async def _per_parent(client: Client, entity: Entity, params: dict[str, Any], stats: RequestStats | None,
+                      progress: PageProgress, concurrency: int) -> AsyncIterator[Page]:
+    """The parents' ids first (a read of their own list), then each parent's list, `concurrency`
+    parents at a time: one request per parent at least, so the cost follows the parents."""
+    assert entity.parent, f"{entity.name}: per-parent paging without a parent"
+    parent = CATALOG[entity.parent]
+    todo = iter([pid async for page in pages(client, parent, stats=stats, concurrency=concurrency)
+                 for pid in page.ids])
+    queue: asyncio.Queue[Page | Exception | None] = asyncio.Queue()
+    room = asyncio.Semaphore(2 * concurrency)  # pages waiting in memory, as _keyset
+
+    async def reader() -> None:
+        try:
+            for pid in todo:  # shared by the readers: each parent is read once
+                under = PageProgress()
+                try:
+                    async for page in _offset(client, entity, params, stats, under, 1,
+                                              path=entity.path.replace("{id}", str(pid))):
+                        await room.acquire()
+                        queue.put_nowait(_with_parent(page, entity, pid))
+                finally:
+                    progress.pages += under.pages
+                    progress.repairs += under.repairs
+                if under.incomplete:
+                    raise _stuck(progress, f"{parent.single} {pid}: {under.incomplete}")
+            queue.put_nowait(None)
+        except Exception as exc:  # handed to the consumer, which raises it
+            queue.put_nowait(exc)
+
+    tasks = [asyncio.create_task(reader()) for _ in range(max(1, concurrency))]
+    seen: set[str] = set()
+    try:
+        running = len(tasks)
+        while running:
+            item = await queue.get()
+            if item is None:
+                running -= 1
+                continue
+            if isinstance(item, Exception):
+                raise item
+            room.release()
+            positions = item.keep if item.keep is not None else range(len(item.raw.ids))
+            keep = [i for i, rid in zip(positions, item.ids, strict=True) if str(rid) not in seen]
+            seen.update(str(rid) for rid in item.ids)
+            if keep:
+                yield Page(item.raw, None if len(keep) == len(item.raw.ids) else tuple(keep))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _with_parent(page: Page, entity: Entity, parent_id: Any) -> Page:
+    """The page with each record naming its parent, where the API's records do not."""
+    key = entity.parent_key
+    if not key:
+        return page
+    body = orjson.loads(page.raw.body)
+    records = body.get(entity.key) or []
+    if all(key in r for r in records):  # read_page made sure they are objects
+        return page
+    for record in records:
+        record.setdefault(key, str(parent_id))
+    raw = RawPage(orjson.dumps(body), page.raw.key, page.raw.ids, page.raw.total)
+    return Page(raw, page.keep)
 
 
 def _partitions(low: int, high: int, count: int) -> list[tuple[int, int | None]]:

@@ -9,11 +9,11 @@ import pyarrow as pa
 
 from . import custom_fields as cf
 from .account import Account
-from .catalog import CATALOG
+from .catalog import CATALOG, Paging
 from .client import Client
 from .columns import BatchBuilder
 from .export import derived_query
-from .paging import Page
+from .paging import Page, pages
 from .sync import probe_zone, resolve_entities, run_coroutine
 from .zones import AccountZone
 
@@ -33,8 +33,14 @@ def preview(entity: str, *, account: Account, limit: int = 10, raw: bool = False
     async def fetch() -> tuple[list[dict[str, Any]], AccountZone]:
         async with Client(account, timeout=timeout) as client:
             user = await client.check()
-            raw = await client.get_page(chosen.path, chosen.key, {**chosen.order, "limit": limit})
-            records = Page(raw).records()[:limit]
+            if chosen.paging is Paging.PER_PARENT:  # the first parent's list that has records
+                records = []
+                async for page in pages(client, chosen, concurrency=1):
+                    records = page.records()[:limit]
+                    break
+            else:
+                raw = await client.get_page(chosen.path, chosen.key, {**chosen.order, "limit": limit})
+                records = Page(raw).records()[:limit]
             zone = AccountZone(override=account.timezone,
                                user_zone=user.get("localZoneid"))
             zone.observe(v for r in records for v in r.values())

@@ -30,7 +30,7 @@ ACCOUNT_LABELS = ["Industry", "Employees", "Annual Revenue", "Customer Since", "
 class _Meta(Profile):
     parent: ClassVar[str]  # "deals" or "accounts"
     labels: ClassVar[list[str]]
-    default_size = 10
+    default_size = 12  # every type once, and a second text field
     links: ClassVar[tuple[str, ...] | None] = ()
 
     def aux(self, world, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -60,9 +60,6 @@ class _Meta(Profile):
                 "createdTimestamp": cn[i], "updatedTimestamp": un[i], "links": links[i],
             })
         return out
-
-    def meta(self, world, table, selected, query) -> None:
-        return None
 
 
 class _Data(Profile):
@@ -115,9 +112,6 @@ class _Data(Profile):
                 "fieldCurrency": "usd" if t == "currency" else None, "links": links[i],
             })
         return out
-
-    def meta(self, world, table, selected, query) -> None:
-        return None
 
 
 class DealCustomFieldMeta(_Meta):

@@ -179,9 +179,6 @@ class EcomOrderProducts(Profile):
             })
         return out
 
-    def meta(self, world, table, selected, query) -> None:
-        return None
-
 
 class EcomOrderActivities(Profile):
     """Each change of an order (created, paid, abandoned...), as the order looked then."""

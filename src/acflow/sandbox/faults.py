@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -82,7 +83,12 @@ def _scope(scope: str | None) -> str | None:
     entity = find(scope)
     if entity is None:
         raise ValueError(f"unknown entity {scope!r} in fault scope; use an entity name or a /path")
-    return f"/api/3/{entity.path}"
+    return f"/api/3/{entity.path}"  # a list under parents keeps its {id}: matched as a pattern
+
+
+def _pattern(prefix: str) -> re.Pattern[str]:
+    """A scope with {id} in it (links/{id}/linkData) as a regular expression over paths."""
+    return re.compile(re.escape(prefix).replace(re.escape("{id}"), "[^/]+") + "(/.*)?")
 
 
 class _Scoped:
@@ -94,6 +100,8 @@ class _Scoped:
 
     def matches(self, path: str) -> bool:
         p = self.prefix
+        if p is not None and "{id}" in p:
+            return _pattern(p).fullmatch(path) is not None
         return p is None or path == p or path.startswith(p + "/")
 
     def applies(self, req: Request) -> bool:

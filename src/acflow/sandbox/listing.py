@@ -13,6 +13,7 @@ Semantics (documented in the sandbox README section of `acflow sandbox serve --h
   after=D1 & before=D2 is the half-open range [D1, D2). An entity whose filter is another
   parameter (activities' `after`) takes that one, as `updated_after`.
 - Entities paged by id keyset (contacts) take `id_greater` and `id_less` (exclusive).
+- A list under a parent record (`links/{id}/linkData`) holds that parent's records only.
 - `meta.total` counts every record matching all of these (filters, keyset), before offset/limit.
 """
 
@@ -50,6 +51,7 @@ class ListQuery:
     days: tuple[tuple[str, int], ...] = ()  # (filter name, day number)
     id_greater: int | None = None
     id_less: int | None = None
+    parent: int | None = None  # a list under one parent record (links/{id}/linkData): its id
 
 
 def _int(query: Mapping[str, str], name: str) -> int | None:
@@ -62,7 +64,7 @@ def _int(query: Mapping[str, str], name: str) -> int | None:
         return None
 
 
-def parse_query(profile: Profile, query: Mapping[str, str]) -> ListQuery:
+def parse_query(profile: Profile, query: Mapping[str, str], parent: int | None = None) -> ListQuery:
     entity = profile.entity
     limit = _int(query, "limit")
     limit = DEFAULT_LIMIT if limit is None or limit < 1 else min(limit, MAX_LIMIT)
@@ -85,7 +87,7 @@ def parse_query(profile: Profile, query: Mapping[str, str]) -> ListQuery:
     id_greater = id_less = None
     if entity.paging == Paging.ID_KEYSET:
         id_greater, id_less = _int(query, "id_greater"), _int(query, "id_less")
-    return ListQuery(limit, offset, order_by, descending, tuple(days), id_greater, id_less)
+    return ListQuery(limit, offset, order_by, descending, tuple(days), id_greater, id_less, parent)
 
 
 def date_filters(since: str | None) -> dict[str, str]:
@@ -100,12 +102,14 @@ def date_filters(since: str | None) -> dict[str, str]:
 def select(world, profile: Profile, table: Table, q: ListQuery, who: Principal) -> np.ndarray:
     """Row numbers matching `q` in answer order (before offset/limit)."""
     hidden = profile.hidden(world, table, who)
-    key = ("select", q.order_by, q.days, None if hidden is None else who.name)
+    key = ("select", q.order_by, q.days, None if hidden is None else who.name, q.parent)
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
         rows = table.alive_rows()
         if hidden is not None:
             rows = rows[~hidden[rows]]
+        if q.parent is not None and profile.parent_column:
+            rows = rows[table.aux[profile.parent_column][rows] == q.parent]
         for name, day in q.days:
             column = "cday" if name.startswith("created") else "uday"
             days = _local_days(world, table, column)[rows]

@@ -16,7 +16,7 @@ import numpy as np
 from acflow.sandbox.gen import FIRST_NAMES, TOPICS, slug
 from acflow.sandbox.people import contact_emails
 from acflow.sandbox.profile import Batch, Profile, strs
-from acflow.sandbox.relate import pairs, refs, runs
+from acflow.sandbox.relate import aux_of, pairs, refs, runs
 
 SENDERS = [("John Doe", "noreply@example.com"), ("Sales Team", "sales@example.com"),
            ("Anna from Acme", "anna@acme.io"), ("Support", "support@example.org")]
@@ -126,6 +126,39 @@ class Links(Profile):
                 "created_timestamp": cn[i], "updated_timestamp": un[i], "created_by": None, "updated_by": None,
             })
         return out
+
+
+class LinkData(Profile):
+    """Who opened (the "open" tracker link) and clicked each link: at most one row per link and
+    contact, under its link (GET /links/{id}/linkData); `times` grows with each update."""
+
+    name = "linkData"
+    noun = "LinkData"
+    default_size = 1600
+    scale = ("links", 8.0, 100_000)
+    parent_column = "link"
+    links = ("link", "contact")
+    depends = ("links",)
+
+    def size_bounds(self, sizes) -> tuple[int, int | None]:
+        return 0, sizes["links"] * sizes["contacts"]
+
+    def aux(self, world, ids: np.ndarray) -> dict[str, np.ndarray]:
+        r = world.rand(self.name)
+        link, contact = pairs(r, ids, world.sizes[self.name], world.sizes["links"], world.sizes["contacts"], "ld")
+        return {"link": link, "contact": contact}
+
+    def build(self, b: Batch) -> list[dict[str, Any]]:
+        w, ids = b.world, b.id_arr
+        link = b.aux("link")
+        campaign = aux_of(w, "links", link, "campaign").tolist()
+        times = strs(w.rand(self.name).ints(ids, "times", 4, 1) + b.version)
+        contact, link_l, tstamp = strs(b.aux("contact")), link.tolist(), b.iso(b.utime)
+        links = self.link_objects(w, b.sids)
+        return [{
+            "link": str(link_l[i]), "campaignid": str(campaign[i]), "messageid": str(campaign[i] * 2),
+            "contact": contact[i], "times": times[i], "tstamp": tstamp[i], "links": links[i], "id": b.sids[i],
+        } for i in range(len(b.ids))]
 
 
 class CampaignLists(Profile):

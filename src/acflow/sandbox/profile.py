@@ -88,6 +88,7 @@ class Profile:
     # as many list memberships as such an account has; capped to keep big sandboxes quick to start
     scale: ClassVar[tuple[str, float, int] | None] = None
     created_orders: ClassVar[tuple[str, ...]] = ("cdate",)  # orders[X] that sort by created time
+    parent_column: ClassVar[str | None] = None  # a list under each parent record: the aux naming the parent
 
     @property
     def entity(self) -> Entity:
@@ -141,6 +142,8 @@ class Profile:
 
     def meta(self, world: World, table: Table, selected: np.ndarray, query: Mapping[str, str]) -> dict | None:
         """The list answer's `meta` (None: the endpoint sends none, as custom field data)."""
+        if not self.entity.counted:
+            return None
         total = len(selected)
         return {"total": total if self.total_as_int else str(total)}
 

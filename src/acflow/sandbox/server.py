@@ -5,7 +5,8 @@ applies them: arrival is timed (stats), the rate limit may refuse it (429, or
 503 on some accounts), faults may break it, latency delays it, the Api-Token
 header picks the user, and the route answers. Routes are generated from the
 catalog: `/api/3/{path}` lists, `/api/3/{path}/{id}` one record, plus
-`/api/3/users/me` and a record's custom field values (`/api/3/contacts/{id}/fieldValues`).
+`/api/3/users/me`, a record's custom field values (`/api/3/contacts/{id}/fieldValues`) and the
+lists the catalog has under each record of another (`/api/3/links/{id}/linkData`).
 Control endpoints under `/_sandbox/` skip all of that.
 """
 
@@ -103,11 +104,14 @@ class SandboxServer:
         self.port = 0
         self._runner: web.ServerRunner | None = None
         self._churn_task: asyncio.Task | None = None
-        self.lists = {API + p.entity.path: p for p in PROFILES.values()}
-        self.singles = {p.entity.path: p for p in PROFILES.values()}
+        self.lists = {API + p.entity.path: p for p in PROFILES.values() if "{id}" not in p.entity.path}
+        self.singles = {p.entity.path: p for p in PROFILES.values() if "{id}" not in p.entity.path}
         # a record's custom field values, as its `links` name them: /contacts/3/fieldValues
         self.subs = {(CATALOG[fs.parent].path, CATALOG[fs.data].path): PROFILES[fs.data]
                      for fs in SETS.values() if field_set(fs.parent) is not None}
+        # entities listed under each record of another (links/{id}/linkData), as the catalog says
+        self.subs.update({tuple(p.entity.path.split("/{id}/")): p for p in PROFILES.values()
+                          if "/{id}/" in p.entity.path})
         self._install(config, World(config.seed, config.sizes, config.timezone, cache_mb=config.cache_mb,
                                     user_zone=config.user_timezone))
 
@@ -298,8 +302,10 @@ class SandboxServer:
             return 400, orjson.dumps({"errors": [{"title": f"Invalid value for query parameter {e.parameter}",
                                                   "detail": str(e), "source": {"parameter": e.parameter}}]})
         world, table = self.world, self.world.tables[profile.name]
+        if owner is not None and profile.parent_column:  # a list under one parent record
+            q = replace(q, parent=owner)
         rows = select(world, profile, table, q, who)
-        if owner is not None:  # one record's custom field values
+        if owner is not None and not profile.parent_column:  # one record's custom field values
             rows = world.edits.owned(world, profile.name, rows, owner)
         page = rows[q.offset:q.offset + q.limit]
         records = b"[" + b",".join(self._records(profile, page, who)) + b"]"

@@ -32,7 +32,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
     memberships.ContactLists(), memberships.ContactTags(), memberships.Automations(),
     memberships.ContactAutomations(), memberships.AutomationBlocks(), memberships.Goals(), memberships.Scores(),
     memberships.ScoreValues(), memberships.ContactData(), memberships.AccountContacts(),
-    mailing.Messages(), mailing.Templates(), mailing.Links(), mailing.CampaignLists(), mailing.CampaignMessages(),
+    mailing.Messages(), mailing.Templates(), mailing.Links(), mailing.LinkData(), mailing.CampaignLists(),
+    mailing.CampaignMessages(),
     mailing.BounceLogs(), mailing.ContactEmails(), mailing.Activities(), mailing.EmailActivities(), mailing.Sms(),
     mailing.SiteMessages(),
     sales.DealTaskTypes(), sales.DealTasks(), sales.Notes(), sales.DealActivities(), sales.DealGroupUsers(),
@@ -116,7 +117,8 @@ class World:
         """The record's `links` object as JSON with `{ID}` where the id goes."""
         t = self._templates.get(profile.name)
         if t is None:
-            base = f"{self.base_url}/api/3/{profile.entity.path}/{{ID}}/"
+            resource = profile.entity.path.rsplit("/", 1)[-1]  # links/{id}/linkData: linkData/17/...
+            base = f"{self.base_url}/api/3/{resource}/{{ID}}/"
             links = {}
             for name in profile.links or ():
                 query = profile.link_query.get(name)
