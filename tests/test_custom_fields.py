@@ -470,3 +470,32 @@ def test_a_flow_over_two_accounts_unions_their_custom_columns(sandbox, tmp_path,
     assert summary.ok, summary.to_dict()
     lines = (tmp_path / "out" / "both.csv").read_text(encoding="utf-8-sig").splitlines()
     assert sorted(lines[1:]) == ["eu,3,Gold", "us,3,Gold"]
+
+
+KEPT = """
+accounts:
+  main: {{url: "{url}", key_env: ACFLOW_TEST_KEY, rate_limit: 1000}}
+flows:
+  merged:
+    source: contacts
+    to: duckdb:///{out}/crm.duckdb
+    mode: merge
+  replaced:
+    source: contacts
+    to: {out}/contacts.parquet
+"""
+
+
+def test_a_deleted_fields_column_stays_empty_in_merge_flows_and_leaves_replace_flows(sandbox, account, tmp_path):
+    plan = new_field(sandbox, "Plan", "dropdown")
+    set_values(sandbox, plan, {3: "Gold"})
+    config = tmp_path / "acflow.yaml"
+    config.write_text(KEPT.format(url=sandbox.url, out=tmp_path))
+    assert acflow.run(config=config, accounts={"main": account}).ok
+    assert read_duckdb(tmp_path / "crm.duckdb", "merged")[1][3]["Plan"] == "Gold"
+    sandbox.edit("fields", delete=[plan])
+    summary = acflow.run(config=config, accounts={"main": account})
+    assert summary.ok and any("was deleted" in n for f in summary.flows for n in f.notes)
+    assert acflow.validate(config)["merged"][-1] == "Plan"  # written empty, so an upsert cannot keep old values
+    assert read_duckdb(tmp_path / "crm.duckdb", "merged")[1][3]["Plan"] is None
+    assert "Plan" not in pq.read_schema(tmp_path / "contacts.parquet").names

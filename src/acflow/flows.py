@@ -18,6 +18,7 @@ those of a statement that fails are bound step by step, for their own messages.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -102,6 +103,12 @@ def _lookup(config: Config, flow: str, root: Entity, name: str, i: int) -> Looku
     return table[name]
 
 
+def _custom(spec: FlowSpec) -> tuple[str, str, bool]:
+    """How a flow wants custom fields: (custom_fields, custom_field_names, and whether deleted
+    fields' columns stay, empty: append and merge, whose tables have them)."""
+    return spec.custom_fields, spec.custom_field_names, spec.mode in ("append", "merge")
+
+
 def _join_entity(config: Config, flow: str, i: int, name: str) -> Entity:
     found = catalog.find(name)
     if found is None:
@@ -130,7 +137,7 @@ class Compiler:
         self.notes: list[str] = []
         self.done: dict[str, Compiled] = {}
         self._described: dict[str, list[tuple[str, str]]] = {}
-        self._relations: dict[tuple[str, tuple[str, ...], str, bool, tuple[str, str] | None], str] = {}
+        self._relations: dict[tuple[str, tuple[str, ...], str, bool, tuple[str, str, bool] | None], str] = {}
         self._probed: dict[tuple[str, str], str | None] = {}
         self.binds = 0  # statements DuckDB bound (DESCRIBE): what validation's time goes to
         # validate() sets `batch`: formulas and filters are then bound many flows at a time (see _Batch)
@@ -191,9 +198,9 @@ class Compiler:
                 "first")
 
     def relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool,
-                 custom: tuple[str, str] | None = None) -> str:
-        """An entity (with its derived columns, and with `custom` = (custom_fields, naming) its
-        custom field columns) from one account, or several appended."""
+                 custom: tuple[str, str, bool] | None = None) -> str:
+        """An entity (with its derived columns, and with `custom` = (custom_fields, naming, keep
+        deleted fields' columns) its custom field columns) from one account, or several appended."""
         if custom is not None and (custom[0] != "columns" or cf.field_set(entity) is None):
             custom = None
         if custom is not None:
@@ -203,8 +210,11 @@ class Compiler:
             self._relations[key] = self._relation(entity, accounts, account_column, raw, custom)
         return self._relations[key]
 
-    def _with_custom_fields(self, entity: Entity, account: str, naming: str, reserved: list[str]) -> str:
-        """The entity's table from one account with a column per custom field (custom_fields.py)."""
+    def _with_custom_fields(self, entity: Entity, account: str, naming: str, keep_gone: bool,
+                            reserved: list[str]) -> str:
+        """The entity's table from one account with a column per custom field (custom_fields.py).
+        In a run the values are pivoted once, into a temporary table of the mirror's connection
+        (a writer reads its query twice, only_if_changed a third time); validate binds the query."""
         fs = cf.field_set(entity)
         assert fs is not None
         base = self.table_of(account, entity.name)
@@ -218,7 +228,10 @@ class Compiler:
         if not plan.fields and not self.keep_names:
             self.fields_unknown.add(entity.name)
         self.notes += [n for n in plan.notes if n not in self.notes]
-        return f"({cf.columns_sql(self.con, plan, base, data)})"
+        temp = f"_acflow_cf_{hashlib.sha1(f'{url} {entity.name} {naming}'.encode()).hexdigest()[:12]}"
+        pivot = cf.columns_sql(self.con, plan, base, data, keep_gone=keep_gone,
+                               materialize=temp if self.keep_names else None)
+        return f"({pivot})"
 
     def _account(self, name: str) -> tuple[str, str | None]:
         """(URL, zone override) of an account: the Account given, else acflow.yaml's."""
@@ -242,10 +255,10 @@ class Compiler:
         return row[0] if row else None
 
     def _relation(self, entity: Entity, accounts: list[str], account_column: str, raw: bool,
-                  custom: tuple[str, str] | None = None) -> str:
+                  custom: tuple[str, str, bool] | None = None) -> str:
         reserved = [account_column] if len(accounts) > 1 else []
         parts = [derived_query(entity, self.table_of(a, entity.name) if custom is None
-                               else self._with_custom_fields(entity, a, custom[1], reserved), raw=raw)
+                               else self._with_custom_fields(entity, a, custom[1], custom[2], reserved), raw=raw)
                  for a in accounts]
         if len(accounts) == 1:
             return parts[0]
@@ -283,7 +296,7 @@ class Compiler:
                 raise config.error((*at, "source", "accounts"),
                                    f"{root.name} already has a column {acol!r}: set account_column: "
                                    "to another name, e.g. account_column: source_account")
-            sql = self.relation(root, accounts, acol, spec.source.raw, (spec.custom_fields, spec.custom_field_names))
+            sql = self.relation(root, accounts, acol, spec.source.raw, _custom(spec))
         cols = self._describe(sql, (*at, "source"), "source")
 
         def same_account(right: str) -> str:
@@ -305,7 +318,7 @@ class Compiler:
         for i, join in enumerate(spec.join):
             jat: Loc = (*at, "join", i)
             entity = _join_entity(config, flow, i, join.entity)
-            rel = self.relation(entity, accounts, acol, False, (spec.custom_fields, spec.custom_field_names))
+            rel = self.relation(entity, accounts, acol, False, _custom(spec))
             rcols = self._describe(rel, (*jat, "entity"), f"join {entity.name}")
             self._check_columns(list(join.on), cols, (*jat, "on"), flow, index=False)
             for left, right in join.on.items():
