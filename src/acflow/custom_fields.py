@@ -10,16 +10,16 @@ their own and the parent's rows get one typed column per field.
 Names (`custom_field_names: title`, the default, or `perstag`):
 - From the field's title, whitespace collapsed (`"Company  Size "` -> `Company Size`), or from its
   personalisation tag in lower case (`COMPANY_SIZE` -> `company_size`, `%DEAL_BUDGET%` ->
-  `deal_budget`); an empty one is
-  `field_<id>`. Names are cut to 63 bytes (PostgreSQL's limit) and compared case-insensitively,
-  as SQL databases compare column names.
+  `deal_budget`); an empty one is `field_<id>`. Names are cut to 63 bytes (PostgreSQL's limit)
+  and compared case-insensitively, as SQL databases compare column names.
 - A name already taken (the entity's own columns, derived columns, lookups, `_extracted_at`,
   another field's name) gets the field's id: `Phone_12`. Fields are named in id order, so of
   two fields with one title the older keeps the plain name.
 - Stable: the name a field first got is kept in the mirror (`_acflow.custom_field_names`, per
   account, entity and naming) and kept when the field is renamed in ActiveCampaign; the rename
   is noted once. Deleting the mirror (a cache) names the columns afresh. A deleted field's
-  name is released (a new field of that title takes it) and its deletion is noted.
+  deletion is noted once; append and merge keep its column, empty (an upsert that left it out
+  would keep old values), replace leaves it out; its name is free for a new field.
 
 Types, from the field's type: date -> DATE, datetime -> TIMESTAMPTZ (a value without an offset is
 read in the account's zone), number -> DOUBLE, currency -> DECIMAL(38, 3) in major units (the
@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import catalog
 from .catalog import Entity
@@ -49,8 +49,6 @@ if TYPE_CHECKING:
     from .client import Client
     from .mirror import Mirror
 
-Mode = Literal["columns", "long", "off"]
-Naming = Literal["title", "perstag"]
 MODES: tuple[str, ...] = ("columns", "long", "off")
 NAMINGS: tuple[str, ...] = ("title", "perstag")
 MAX_NAME_BYTES = 63  # PostgreSQL cuts longer identifiers (silently: two long titles would collide)
@@ -480,15 +478,11 @@ def source_key(account_url: str, entity: Entity, mode: str, naming: str) -> str:
 
 
 def account_zone(mirror: Mirror, account_url: str, override: str | None = None) -> str:
+    """The zone datetime values without an offset are read in: the account's, as for its other dates."""
     if override:
         return override
     zone, _ = mirror.zone(account_url)
     return zone or "UTC"
-
-
-def describe(plan_: Plan | None) -> dict[str, Any]:
-    """The custom columns, for summaries: {column: field type}."""
-    return {} if plan_ is None else {f.name: f.type or "text" for f in plan_.fields}
 
 
 # ---- preview: a page of records with their custom fields, from the API --------------------------------
