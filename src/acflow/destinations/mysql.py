@@ -1,6 +1,7 @@
-"""MySQL and MariaDB: DuckDB writes the rows to a CSV file beside the mirror and the server reads it
-with LOAD DATA LOCAL INFILE (where the server has local_infile off, DuckDB spells the rows out as
-multi-row INSERTs instead: slower, same result). replace loads a staging table and swaps it in with
+"""MySQL and MariaDB: the rows stream to the server as CSV through LOAD DATA LOCAL INFILE, DuckDB's
+Arrow batches written by pyarrow while the server loads the previous ones; no file is written.
+Where the server has local_infile off, DuckDB spells the rows out as multi-row INSERTs instead
+(slower, same result). replace loads a staging table and swaps it in with
 one RENAME TABLE (atomic: a reader sees the old table or the new one); append loads into the table
 inside one InnoDB transaction; merge loads a staging table, then deletes what is gone and upserts by
 id in one transaction.
@@ -20,16 +21,18 @@ import functools
 import hashlib
 import logging
 import os
+import queue
 import re
 import secrets
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DestinationError, disk_cause
 from ..sqltext import quote
-from .base import Destination, Rows, WriteOptions, need, parse_server, redact
+from .base import Destination, Rows, WriteOptions, need, parse_server, redact, why
 
 MODES = ("replace", "append", "merge")
 EXTRA = "mysql"
@@ -37,6 +40,7 @@ EXAMPLE = "mysql://user:password@host:3306/database?table=NAME"
 PARAMS = ("unix_socket",)  # query parameters besides table
 LOCK_TIMEOUT = 600  # seconds a run waits for another acflow run writing the same table
 WRITE_TIMEOUT = 60  # seconds without the server reading the upload before it counts as gone
+CSV_ROWS = 20_000  # rows per batch made while the server loads the last: ~10 MB of contacts
 CLEANUP_WAIT = 10  # seconds a failed run waits to drop its own staging table before leaving it to the next run
 UTC_COMMENT = "UTC (MySQL keeps no time zone)"
 GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER"
@@ -111,7 +115,7 @@ _UNINDEXED = ("LONGTEXT", "JSON", "LONGBLOB")  # need a prefix length to be a ke
 ACCEPTS = {
     "integer": {"tinyint", "smallint", "mediumint", "int", "bigint", "decimal"},
     "decimal": {"decimal"},
-    "float": {"float", "double", "decimal"},
+    "float": {"float", "double"},
     "text": {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json", "enum", "set"},
     "datetime": {"datetime", "timestamp"},
     "date": {"date", "datetime"},
@@ -214,45 +218,48 @@ def _connect(dest: Destination, timeout: int = 10) -> Any:
 @functools.cache
 def _connection_class() -> type:
     """pymysql's Connection with its LOAD DATA LOCAL upload replaced. pymysql sends whatever file the
-    server names, in answer to any statement (a hostile server could ask for ~/.ssh/id_rsa); and when
-    the server drops the connection mid-upload (KILL), it blocks for 100 s on a full socket, then
-    fails with an AttributeError. This one sends only the file of acflow's own LOAD statement, and
-    stops as soon as the server stops listening."""
-    import select
+    server names, in answer to any statement (a hostile server could ask for ~/.ssh/id_rsa), reads
+    only files, and when the server drops the connection mid-upload (KILL) it blocks for 100 s on a
+    full socket, then fails with an AttributeError. This one answers only acflow's own LOAD statement,
+    with rows made as they are sent, and stops as soon as the server stops listening."""
+    import selectors
 
     from pymysql import connections, err
     from pymysql.constants import CR
 
-    made: list[Any] = []
+    shared: list[Any] = []  # the one "TLS if offered" context
 
-    def preferred(make: Any) -> Any:
-        if not made:
-            made.append(make())
-        return made[0]
-
-    def upload(conn: Any, path: str) -> None:
-        sock = conn._sock
+    def upload(conn: Any, data: Iterator[Any]) -> None:
+        """Buffers as packets of at most 64 KB; any failure (the server gone, the rows' own error,
+        Ctrl-C) closes the connection mid-upload, so the server throws the statement away."""
         size = max(1024, min(conn.max_allowed_packet - 1024, 1 << 16))
-        with open(path, "rb") as file:
-            while chunk := file.read(size):
-                # the server says nothing until it has the whole file: anything readable is its goodbye
-                readable, writable, _ = select.select([sock], [sock], [], WRITE_TIMEOUT)
-                if readable or not writable:
-                    conn._force_close()
-                    raise err.OperationalError(CR.CR_SERVER_LOST, "the server closed the connection during "
-                                               "LOAD DATA" if readable else f"no progress in {WRITE_TIMEOUT} s")
-                conn.write_packet(chunk)
+        try:
+            with selectors.DefaultSelector() as watch:
+                watch.register(conn._sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+                for buffer in data:
+                    view = memoryview(buffer)
+                    for start in range(0, len(view), size):
+                        # the server says nothing until it has the whole file: anything to read is its goodbye
+                        ready = {mask for _, mask in watch.select(WRITE_TIMEOUT)}
+                        if not ready or any(mask & selectors.EVENT_READ for mask in ready):
+                            raise err.OperationalError(CR.CR_SERVER_LOST, f"no progress in {WRITE_TIMEOUT} s"
+                                                       if not ready else "the server closed the connection "
+                                                       "during LOAD DATA")
+                        conn.write_packet(view[start:start + size])
+        except BaseException:
+            conn._force_close()
+            raise
 
     class Result(connections.MySQLResult):  # type: ignore[misc]
         def _read_load_local_packet(self, first_packet: Any) -> None:
             conn = self.connection
             offered, conn.offered = conn.offered, None
-            if offered is None or bytes(first_packet.get_all_data()[1:]) != os.fsencode(offered):
+            if offered is None or bytes(first_packet.get_all_data()[1:]) != offered[0].encode():
                 conn.write_packet(b"")  # no file; the server answers with an error
                 conn._read_packet()
                 raise err.OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC,
                                            "the server asked for a file acflow did not offer")
-            upload(conn, offered)
+            upload(conn, offered[1]())
             conn.write_packet(b"")  # the end of the file
             ok = conn._read_packet()
             if not ok.is_ok_packet():
@@ -260,14 +267,16 @@ def _connection_class() -> type:
             self._read_ok_packet(ok)
 
     class Connection(connections.Connection):  # type: ignore[misc]
-        offered: str | None = None  # the file acflow's next LOAD DATA LOCAL statement names
+        offered: tuple[str, Any] | None = None  # the name in acflow's LOAD DATA statement, and its data
 
         def _create_ssl_ctx(self, sslp: Any) -> Any:
             """pymysql's "TLS if the server offers it" context, made once: it loads the system's CA
             certificates each time (70 ms of every connection) only to verify nothing."""
-            if sslp == {}:
-                return preferred(lambda: super(Connection, self)._create_ssl_ctx({}))
-            return super()._create_ssl_ctx(sslp)
+            if sslp != {}:
+                return super()._create_ssl_ctx(sslp)
+            if not shared:
+                shared.append(super()._create_ssl_ctx(sslp))
+            return shared[0]
 
         def _read_query_result(self, unbuffered: bool = False) -> int:  # as pymysql's, with Result
             self._result = None
@@ -307,7 +316,8 @@ def _connect_failed(exc: BaseException, dest: Destination) -> str:
         return (f"cannot write {describe(dest)}: user {server.user!r} may not use database {server.database!r}, "
                 f"or it does not exist ({text}); grant the user {GRANTS} ON {ident(server.database or '')}.* or fix "
                 "the URI; the table is unchanged")
-    return f"cannot reach MySQL at {where} ({text}); check the host, the port and that the server runs"
+    return (f"cannot reach MySQL at {where} ({text}); check the host, the port and that the server runs; "
+            "the table is unchanged")
 
 
 def _failed(exc: BaseException, dest: Destination) -> str:
@@ -360,13 +370,19 @@ def _take_locks(conn: Any, dest: Destination | None, token: str) -> None:
 
 def _drop_stale(conn: Any) -> None:
     """Staging tables of runs that were killed (their run lock is free): a kill cannot drop them."""
+    import pymysql
+
     cur = conn.cursor()
     cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
                 "AND TABLE_NAME LIKE '_acflow%'")
     for (name,) in cur.fetchall():
         match = OURS.fullmatch(name)
         if match and _one(cur, f"SELECT IS_FREE_LOCK({conn.escape('acflow-run:' + match.group(1))})") == 1:
-            cur.execute(f"DROP TABLE IF EXISTS {ident(name)}")
+            try:
+                cur.execute(f"DROP TABLE IF EXISTS {ident(name)}")
+            except pymysql.err.Error as exc:  # another user's: theirs to drop
+                if _code_text(exc)[0] not in DENIED:
+                    raise
 
 
 def _local_infile(conn: Any) -> bool:
@@ -387,16 +403,22 @@ def check(dest: Destination) -> None:
         cur.execute(f"CREATE TABLE {probe} (id BIGINT) ENGINE=InnoDB")
         cur.execute(f"DROP TABLE {probe}")
         if not _local_infile(conn):
-            log.warning(_slow_note(dest))
+            _slow_note(dest)
     except pymysql.err.Error as exc:
         raise DestinationError(_failed(exc, dest)) from None
     finally:
         _close(conn)
 
 
-def _slow_note(dest: Destination) -> str:
-    return (f"{describe(dest)}: the server has local_infile off, so rows go in by multi-row INSERT "
-            "(slower than LOAD DATA); SET GLOBAL local_infile = 1 on the server for the fast path")
+_told: set[str] = set()  # servers whose local_infile is off, said once per process
+
+
+def _slow_note(dest: Destination) -> None:
+    assert dest.server is not None
+    if dest.server.url() not in _told:
+        _told.add(dest.server.url())
+        log.warning("%s: the server has local_infile off, so rows go in by multi-row INSERT (slower than LOAD "
+                    "DATA); SET GLOBAL local_infile = 1 on the server for the fast path", dest.server.url())
 
 
 # -- the table as it is --
@@ -472,40 +494,92 @@ def _literals(cols: list[Column], query: str) -> str:
     return f"SELECT '(' || {joined} || ')' FROM ({_select(cols, query)})"
 
 
-def _targets(conn: Any, cols: list[Column]) -> tuple[str, str]:
+def _targets(cols: list[Column]) -> tuple[str, str]:
     """LOAD DATA's column list and SET clause: blobs come as hex."""
     names = [f"@v{i}" if c.blob else ident(c.name) for i, c in enumerate(cols)]
     sets = [f"{ident(c.name)} = UNHEX(@v{i})" for i, c in enumerate(cols) if c.blob]
     return ", ".join(names), (" SET " + ", ".join(sets)) if sets else ""
 
 
-def _load(conn: Any, rows: Rows, cols: list[Column], table: str, file: Path | None, expect: int,
-          dest: Destination) -> None:
-    """The rows into `table`: by LOAD DATA from `file`, or by INSERT when there is no file. LOAD DATA
-    LOCAL turns bad values into warnings (it cannot stop the upload), so any warning fails the load."""
+def _load(run: _Run, rows: Rows, cols: list[Column], table: str, expect: int) -> None:
+    """The rows into `table`, by LOAD DATA or by INSERT. LOAD DATA LOCAL turns a value the server
+    cannot take into a warning (it cannot stop the upload), so any warning fails the load."""
     import pymysql
 
-    if file is None:
-        _insert(conn, rows, cols, table, dest)
+    conn = run.conn
+    if not run.fast:
+        _insert(conn, rows, cols, table)
         return
-    names, sets = _targets(conn, cols)
+    names, sets = _targets(cols)
     cur = conn.cursor()
-    sql = (f"LOAD DATA LOCAL INFILE {conn.escape(str(file))} INTO TABLE {ident(table)} CHARACTER SET utf8mb4 "
-           "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\n' "
-           f"({names}){sets}")
-    conn.offered = str(file)
+    stream = f"acflow-{run.token}.csv"  # a name only: no file is read
+    conn.offered = (stream, lambda: _csv(rows, cols, run.dest))
     try:
-        loaded = cur.execute(sql)
+        loaded = cur.execute(f"LOAD DATA LOCAL INFILE '{stream}' INTO TABLE {ident(table)} CHARACTER SET utf8mb4 "
+                             "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+                             f"LINES TERMINATED BY '\n' ({names}){sets}")
     except pymysql.err.OperationalError as exc:
-        if _code_text(exc)[0] not in NO_LOCAL:
+        if _code_text(exc)[0] not in NO_LOCAL:  # refused after all (a proxy, a server that says one thing...)
             raise
-        log.warning(_slow_note(dest))
-        _insert(conn, rows, cols, table, dest)
+        _slow_note(run.dest)
+        _insert(conn, rows, cols, table)
         return
     finally:
         conn.offered = None
     if cur.warning_count or loaded != expect:
-        _refuse_warnings(cur, dest, loaded, expect)
+        _refuse_warnings(cur, run.dest, loaded, expect)
+
+
+def _csv(rows: Rows, cols: list[Column], dest: Destination) -> Iterator[Any]:
+    """The rows as CSV that LOAD DATA reads back exactly: every value quoted, a quote doubled; tabs,
+    newlines and backslashes as they are; NULL unquoted. A thread of its own has DuckDB's next Arrow
+    batch written by pyarrow while the server loads the last one; at most two wait (memory flat)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid", null_string="NULL")
+    ready: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop, end = threading.Event(), object()
+
+    def hand(item: Any) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                ready.put(item, timeout=0.1)
+                return True
+        return False
+
+    def make() -> None:
+        try:
+            rows.con.execute("SELECT 1").fetchall()  # DuckDB 2 makes no relation while a result is half read
+            relation = rows.con.sql(_select(cols, rows.query))
+            reader = (relation.to_arrow_reader(CSV_ROWS) if hasattr(relation, "to_arrow_reader")
+                      else relation.fetch_arrow_reader(CSV_ROWS))  # older DuckDB
+            for batch in reader:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(batch, sink, options)
+                if not hand(sink.getvalue()):
+                    return
+            hand(end)
+        except Exception as exc:  # DuckDB's error, through Arrow's reader: raised where the rows are read
+            hand(DestinationError(f"cannot write {describe(dest)}: {why(exc)}; the table is unchanged"))
+        except BaseException as exc:
+            hand(exc)
+
+    maker = threading.Thread(target=make, name="acflow-mysql-rows", daemon=True)
+    maker.start()
+    done = False
+    try:
+        while (item := ready.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        done = True
+    finally:
+        stop.set()
+        if not done:  # the upload stopped early: a query still running stops too
+            with contextlib.suppress(Exception):
+                rows.con.interrupt()
+        maker.join()
 
 
 def _refuse_warnings(cur: Any, dest: Destination, loaded: int, expect: int) -> None:
@@ -521,7 +595,7 @@ def _refuse_warnings(cur: Any, dest: Destination, loaded: int, expect: int) -> N
                            "the table is unchanged")
 
 
-def _insert(conn: Any, rows: Rows, cols: list[Column], table: str, dest: Destination) -> None:
+def _insert(conn: Any, rows: Rows, cols: list[Column], table: str) -> None:
     """The slower path: multi-row INSERTs whose values DuckDB writes as SQL literals, each statement
     well under max_allowed_packet; memory holds one statement."""
     limit = max(1 << 16, min(int(_one(conn.cursor(), "SELECT @@max_allowed_packet")) // 4, 4 << 20))
@@ -539,23 +613,6 @@ def _insert(conn: Any, rows: Rows, cols: list[Column], table: str, dest: Destina
             size += len(text) + 1
     if batch:
         cur.execute(head + ",".join(batch))
-
-
-@contextlib.contextmanager
-def _load_file(rows: Rows, cols: list[Column], fast: bool) -> Iterator[Path | None]:
-    """The rows as a CSV file MySQL's LOAD DATA reads back exactly: every value quoted (a quote
-    doubled; tabs, newlines, backslashes as they are), NULL unquoted. It lives in a private folder
-    beside the mirror, named so that the next run removes it if this process is killed."""
-    if not fast:
-        yield None
-        return
-    from .local import run_interruptibly, sql_path, temp_dir_for
-
-    with temp_dir_for(rows.mirror.path) as folder:
-        file = folder / "rows.csv"
-        run_interruptibly(rows.con, f"COPY ({_select(cols, rows.query)}) TO {sql_path(file)} "
-                                    "(FORMAT csv, HEADER false, NULLSTR 'NULL', FORCE_QUOTE *)")
-        yield file
 
 
 # -- the three modes --
@@ -576,8 +633,8 @@ def _key(rows: Rows, cols: list[Column], mode: str) -> str | None:
     col = next((c for c in cols if c.name == "id"), None)
     if mode == "append" or col is None or col.family != "integer":
         return None
-    n, non_null, distinct = rows.con.execute(f"SELECT count(*), count(id), count(DISTINCT id) FROM ({rows.query})"
-                                             ).fetchone()
+    [(n, non_null, distinct)] = rows.con.execute(
+        f"SELECT count(*), count(id), count(DISTINCT id) FROM ({rows.query})").fetchall()
     return "primary" if n == non_null == distinct else None
 
 
@@ -586,7 +643,8 @@ class _Run:
     conn: Any
     dest: Destination
     token: str
-    made: set[str]  # tables this run created and has not yet dropped or renamed away
+    fast: bool = True  # the server takes LOAD DATA LOCAL
+    made: set[str] = field(default_factory=set)  # tables created and not yet dropped or renamed away
 
     def name(self, what: str) -> str:
         return f"_acflow_{what}_{self.token}"
@@ -606,22 +664,20 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
         raise DestinationError(f"cannot merge into {describe(dest)}: the rows have no id column; "
                                "use mode replace or append; the table is unchanged")
     count = rows.count()
-    run = _Run(_connect(dest), dest, secrets.token_hex(6), set())
+    run = _Run(_connect(dest), dest, secrets.token_hex(6))
     try:
         _take_locks(run.conn, dest, run.token)
         _drop_stale(run.conn)
-        fast = _local_infile(run.conn)
-        if not fast:
-            log.warning(_slow_note(dest))
+        run.fast = _local_infile(run.conn)
+        if not run.fast:
+            _slow_note(dest)
         existing = _existing(run.conn, dest)
-        new = _fit(existing, cols, dest, mode) if existing is not None and mode != "replace" else []
-        with _load_file(rows, cols, fast) as file:
-            if existing is None or mode == "replace":
-                _swap_in(run, rows, cols, file, count, mode, existing is not None)
-            elif mode == "append":
-                _append(run, rows, cols, file, count, new)
-            else:
-                _merge(run, rows, cols, file, count, new, existing.id_key)
+        if existing is None or mode == "replace":
+            _swap_in(run, rows, cols, count, mode, existing is not None)
+        elif mode == "append":
+            _append(run, rows, cols, count, _fit(existing, cols, dest, mode))
+        else:
+            _merge(run, rows, cols, count, _fit(existing, cols, dest, mode), existing.id_key)
     except pymysql.err.Error as exc:
         raise DestinationError(_failed(exc, dest)) from None
     finally:
@@ -631,11 +687,10 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
     return count
 
 
-def _swap_in(run: _Run, rows: Rows, cols: list[Column], file: Path | None, count: int, mode: str,
-             exists: bool) -> None:
+def _swap_in(run: _Run, rows: Rows, cols: list[Column], count: int, mode: str, exists: bool) -> None:
     """replace, or a first write in any mode: a complete staging table renamed into place."""
     stage = run.create("stage", cols, _key(rows, cols, mode))
-    _load(run.conn, rows, cols, stage, file, count, run.dest)
+    _load(run, rows, cols, stage, count)
     cur, table = run.conn.cursor(), ident(run.dest.table or "")
     if exists:
         old = run.name("old")
@@ -656,17 +711,17 @@ def _add_columns(run: _Run, new: list[Column]) -> None:
         run.conn.cursor().execute(f"ALTER TABLE {ident(run.dest.table or '')} {adds}")
 
 
-def _append(run: _Run, rows: Rows, cols: list[Column], file: Path | None, count: int, new: list[Column]) -> None:
+def _append(run: _Run, rows: Rows, cols: list[Column], count: int, new: list[Column]) -> None:
     """Straight into the table, in one transaction. When columns must be added first (DDL, which
     MySQL commits at once), the rows are loaded into a staging table before: a value the server
     refuses then fails the run before the table changes at all."""
     if not new:
         run.conn.begin()
-        _load(run.conn, rows, cols, run.dest.table or "", file, count, run.dest)
+        _load(run, rows, cols, run.dest.table or "", count)
         run.conn.commit()
         return
     stage = run.create("stage", cols, None)
-    _load(run.conn, rows, cols, stage, file, count, run.dest)
+    _load(run, rows, cols, stage, count)
     _add_columns(run, new)
     names = ", ".join(ident(c.name) for c in cols)
     run.conn.begin()
@@ -676,14 +731,13 @@ def _append(run: _Run, rows: Rows, cols: list[Column], file: Path | None, count:
     run.made.discard(stage)
 
 
-def _merge(run: _Run, rows: Rows, cols: list[Column], file: Path | None, count: int, new: list[Column],
-           id_key: bool) -> None:
+def _merge(run: _Run, rows: Rows, cols: list[Column], count: int, new: list[Column], id_key: bool) -> None:
     """Upsert by id and delete what is gone, in one transaction. With id as the table's only unique
     key, INSERT ... ON DUPLICATE KEY UPDATE; otherwise (a table made by append, or with more unique
     keys of its own) the rows' ids are deleted and the rows inserted."""
     id_type = next(c.sql_type for c in cols if c.name == "id")
     stage = run.create("stage", cols, None if id_key or id_type in _UNINDEXED else "index")
-    _load(run.conn, rows, cols, stage, file, count, run.dest)
+    _load(run, rows, cols, stage, count)
     _add_columns(run, new)
     cur, table = run.conn.cursor(), ident(run.dest.table or "")
     names = ", ".join(ident(c.name) for c in cols)
