@@ -132,6 +132,15 @@ def _one(cur: Any, sql: str, params: Sequence[Any] | None = None) -> Any:
     return row[0] if row else None
 
 
+def _ensure_schema(cur: Any, schema: str) -> None:
+    """The schema, made in this transaction if missing; acflow writers of two tables of one new
+    schema take turns (else the second failed on the first's uncommitted schema)."""
+    if _one(cur, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", (schema,)) == 0:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", (f"acflow schema:{schema}",))
+        if _one(cur, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", (schema,)) == 0:
+            cur.execute(f"CREATE SCHEMA {quote(schema)}")
+
+
 def _existing(cur: Any, schema: str, table: str) -> dict[str, str] | None:
     """The table's columns and their types (as `regtype` names), or None when it does not exist."""
     cur.execute("SELECT a.attname, a.atttypid::regtype::text FROM pg_attribute a JOIN pg_class c ON "
@@ -240,8 +249,7 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
     target = f"{quote(schema)}.{quote(table)}"
     with session(dest, mode) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", (f"acflow:{schema}.{table}",))
-        if _one(cur, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", (schema,)) == 0:
-            cur.execute(f"CREATE SCHEMA {quote(schema)}")
+        _ensure_schema(cur, schema)
         try:
             existing = _existing(cur, schema, table)
         except _NotATable as exc:
@@ -368,8 +376,7 @@ def check(dest: Destination) -> None:
     assert dest.server is not None
     schema = dest.server.schema or DEFAULT_SCHEMA
     with session(dest) as conn, conn.cursor() as cur:
-        if _one(cur, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", (schema,)) == 0:
-            cur.execute(f"CREATE SCHEMA {quote(schema)}")
+        _ensure_schema(cur, schema)
         cur.execute(f"CREATE TABLE {quote(schema)}.{quote(_stage_name())} (id bigint)")
         try:
             existing = _existing(cur, schema, dest.table or "")
