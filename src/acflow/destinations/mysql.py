@@ -38,9 +38,10 @@ MODES = ("replace", "append", "merge")
 EXTRA = "mysql"
 EXAMPLE = "mysql://user:password@host:3306/database?table=NAME"
 PARAMS = ("unix_socket",)  # query parameters besides table
+PYARROW = 22  # the first pyarrow whose CSV writer takes null_string
 LOCK_TIMEOUT = 600  # seconds a run waits for another acflow run writing the same table
 WRITE_TIMEOUT = 60  # seconds without the server reading the upload before it counts as gone
-CSV_ROWS = 20_000  # rows per batch made while the server loads the last: ~10 MB of contacts
+CSV_ROWS = 20_000  # rows per batch made while the server loads the last (10 MB of contacts)
 CLEANUP_WAIT = 10  # seconds a failed run waits to drop its own staging table before leaving it to the next run
 UTC_COMMENT = "UTC (MySQL keeps no time zone)"
 GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER"
@@ -410,15 +411,29 @@ def check(dest: Destination) -> None:
         _close(conn)
 
 
-_told: set[str] = set()  # servers whose local_infile is off, said once per process
+_told: set[str] = set()  # servers told about, once per process
 
 
-def _slow_note(dest: Destination) -> None:
+def _slow_note(dest: Destination, why: str = "the server has local_infile off",
+               fix: str = "SET GLOBAL local_infile = 1 on the server") -> None:
     assert dest.server is not None
     if dest.server.url() not in _told:
         _told.add(dest.server.url())
-        log.warning("%s: the server has local_infile off, so rows go in by multi-row INSERT (slower than LOAD "
-                    "DATA); SET GLOBAL local_infile = 1 on the server for the fast path", dest.server.url())
+        log.warning("%s: %s, so rows go in by multi-row INSERT (slower than LOAD DATA); %s for the fast path",
+                    dest.server.url(), why, fix)
+
+
+def _fast(conn: Any, dest: Destination) -> bool:
+    """Whether rows go by LOAD DATA: the server takes it, and pyarrow writes NULL (from version 22)."""
+    import pyarrow
+
+    if not _local_infile(conn):
+        _slow_note(dest)
+        return False
+    if int(pyarrow.__version__.split(".")[0]) < PYARROW:
+        _slow_note(dest, f"pyarrow {pyarrow.__version__} cannot write NULL in CSV", f"pip install 'pyarrow>={PYARROW}'")
+        return False
+    return True
 
 
 # -- the table as it is --
@@ -508,7 +523,7 @@ def _load(run: _Run, rows: Rows, cols: list[Column], table: str, expect: int) ->
 
     conn = run.conn
     if not run.fast:
-        _insert(conn, rows, cols, table)
+        _insert(conn, rows, cols, table, run.dest)
         return
     names, sets = _targets(cols)
     cur = conn.cursor()
@@ -522,7 +537,7 @@ def _load(run: _Run, rows: Rows, cols: list[Column], table: str, expect: int) ->
         if _code_text(exc)[0] not in NO_LOCAL:  # refused after all (a proxy, a server that says one thing...)
             raise
         _slow_note(run.dest)
-        _insert(conn, rows, cols, table)
+        _insert(conn, rows, cols, table, run.dest)
         return
     finally:
         conn.offered = None
@@ -532,12 +547,24 @@ def _load(run: _Run, rows: Rows, cols: list[Column], table: str, expect: int) ->
 
 def _csv(rows: Rows, cols: list[Column], dest: Destination) -> Iterator[Any]:
     """The rows as CSV that LOAD DATA reads back exactly: every value quoted, a quote doubled; tabs,
-    newlines and backslashes as they are; NULL unquoted. A thread of its own has DuckDB's next Arrow
-    batch written by pyarrow while the server loads the last one; at most two wait (memory flat)."""
+    newlines and backslashes as they are; NULL unquoted. pyarrow writes it from DuckDB's batches."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid", null_string="NULL")
+
+    def csv(batch: Any) -> Any:
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(batch, sink, options)
+        return sink.getvalue()
+
+    return _ahead(rows, _select(cols, rows.query), csv, dest)
+
+
+def _ahead(rows: Rows, sql: str, convert: Any, dest: Destination) -> Iterator[Any]:
+    """convert(batch) of each Arrow batch of `sql` over the mirror, made in a thread of its own while
+    the server takes the previous ones; at most two wait (memory flat in the rows). DuckDB's errors
+    come out as DestinationErrors, where the rows are read."""
     ready: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop, end = threading.Event(), object()
 
@@ -551,16 +578,14 @@ def _csv(rows: Rows, cols: list[Column], dest: Destination) -> Iterator[Any]:
     def make() -> None:
         try:
             rows.con.execute("SELECT 1").fetchall()  # DuckDB 2 makes no relation while a result is half read
-            relation = rows.con.sql(_select(cols, rows.query))
+            relation = rows.con.sql(sql)
             reader = (relation.to_arrow_reader(CSV_ROWS) if hasattr(relation, "to_arrow_reader")
                       else relation.fetch_arrow_reader(CSV_ROWS))  # older DuckDB
             for batch in reader:
-                sink = pa.BufferOutputStream()
-                pacsv.write_csv(batch, sink, options)
-                if not hand(sink.getvalue()):
+                if not hand(convert(batch)):
                     return
             hand(end)
-        except Exception as exc:  # DuckDB's error, through Arrow's reader: raised where the rows are read
+        except Exception as exc:  # DuckDB's error, through Arrow's reader
             hand(DestinationError(f"cannot write {describe(dest)}: {why(exc)}; the table is unchanged"))
         except BaseException as exc:
             hand(exc)
@@ -576,7 +601,7 @@ def _csv(rows: Rows, cols: list[Column], dest: Destination) -> Iterator[Any]:
         done = True
     finally:
         stop.set()
-        if not done:  # the upload stopped early: a query still running stops too
+        if not done:  # the load stopped early: a query still running stops too
             with contextlib.suppress(Exception):
                 rows.con.interrupt()
         maker.join()
@@ -595,24 +620,23 @@ def _refuse_warnings(cur: Any, dest: Destination, loaded: int, expect: int) -> N
                            "the table is unchanged")
 
 
-def _insert(conn: Any, rows: Rows, cols: list[Column], table: str) -> None:
-    """The slower path: multi-row INSERTs whose values DuckDB writes as SQL literals, each statement
-    well under max_allowed_packet; memory holds one statement."""
+def _insert(conn: Any, rows: Rows, cols: list[Column], table: str, dest: Destination) -> None:
+    """The slower path: multi-row INSERTs whose values DuckDB writes as SQL literals (made ahead,
+    as for LOAD DATA), each statement well under max_allowed_packet."""
     limit = max(1 << 16, min(int(_one(conn.cursor(), "SELECT @@max_allowed_packet")) // 4, 4 << 20))
     head = f"INSERT INTO {ident(table)} ({', '.join(ident(c.name) for c in cols)}) VALUES "
     cur = conn.cursor()
-    batch: list[str] = []
+    statement: list[str] = []
     size = 0
-    values = rows.con.execute(_literals(cols, rows.query))
-    while fetched := values.fetchmany(10_000):
-        for (text,) in fetched:
-            if batch and size + len(text) > limit:
-                cur.execute(head + ",".join(batch))
-                batch, size = [], 0
-            batch.append(text)
+    for values in _ahead(rows, _literals(cols, rows.query), lambda batch: batch.column(0).to_pylist(), dest):
+        for text in values:
+            if statement and size + len(text) > limit:
+                cur.execute(head + ",".join(statement))
+                statement, size = [], 0
+            statement.append(text)
             size += len(text) + 1
-    if batch:
-        cur.execute(head + ",".join(batch))
+    if statement:
+        cur.execute(head + ",".join(statement))
 
 
 # -- the three modes --
@@ -668,9 +692,7 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
     try:
         _take_locks(run.conn, dest, run.token)
         _drop_stale(run.conn)
-        run.fast = _local_infile(run.conn)
-        if not run.fast:
-            _slow_note(dest)
+        run.fast = _fast(run.conn, dest)
         existing = _existing(run.conn, dest)
         if existing is None or mode == "replace":
             _swap_in(run, rows, cols, count, mode, existing is not None)
