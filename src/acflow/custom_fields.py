@@ -370,15 +370,14 @@ def _key_types(con: duckdb.DuckDBPyConnection, parent_sql: str, data_sql: str, f
 
 
 def columns_sql(con: duckdb.DuckDBPyConnection, p: Plan, parent_sql: str, data_sql: str, *,
-                only_parents: bool = False, keep_gone: bool = False, materialize: str | None = None) -> str:
+                only_parents: bool = False, keep_gone: bool = False) -> str:
     """`parent_sql` with one column per field of the plan: the values aggregated once, per
     record (the newest value row wins should the API ever send two), typed, left-joined by id.
     `only_parents`: read the values of the parent's rows only (a few changed rows of many).
     `keep_gone`: deleted fields' columns too, empty (append and merge: the destination has them,
     and an upsert that left them out would keep their old values).
-    `materialize`: the typed values go into a temporary table of that name now, and the SQL
-    joins it: writers run their query twice (a count, then the rows), and the aggregation is
-    most of its cost (benchmarks/custom_fields.py); the caller drops the table."""
+    Writers read their query twice (a count, then the rows); DuckDB prunes the count's reading of
+    the values to their keys, so computing them once into a table first was slower (measured)."""
     empty = "".join(f", CAST(NULL AS {f.kind.value}) AS {quote(f.name)}" for f in p.gone) if keep_gone else ""
     if not p.fields:
         return f"SELECT *{empty} FROM {parent_sql}"
@@ -400,15 +399,7 @@ def columns_sql(con: duckdb.DuckDBPyConnection, p: Plan, parent_sql: str, data_s
     cols = ", ".join(
         f"{typed(f.kind, f'v._acflow_{i}', p.zone, f'v._acflow_{i}_cur' if f.kind is Kind.CURRENCY and cur else None)}"
         f"::{f.kind.value} AS {quote(f.name)}" for i, f in enumerate(fs))
-    if materialize is None:
-        return f"SELECT p.*, {cols}{empty} FROM {parent_sql} p LEFT JOIN ({values}) v ON {left} = {right}"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(materialize)} AS SELECT v._acflow_key, {cols} FROM ({values}) v")
-    picked = ", ".join(f"v.{quote(f.name)}" for f in fs)
-    return f"SELECT p.*, {picked}{empty} FROM {parent_sql} p LEFT JOIN {quote(materialize)} v ON {left} = {right}"
-
-
-def drop(con: duckdb.DuckDBPyConnection, materialized: str) -> None:
-    con.execute(f"DROP TABLE IF EXISTS temp.{quote(materialized)}")
+    return f"SELECT p.*, {cols}{empty} FROM {parent_sql} p LEFT JOIN ({values}) v ON {left} = {right}"
 
 
 def bad_values(con: duckdb.DuckDBPyConnection, p: Plan, data_sql: str, entity: str) -> list[str]:

@@ -91,24 +91,17 @@ def publish(mirror: Mirror, account_url: str, entity: Entity, dest: destinations
         removed = mirror.changed_since(account_url, entity.name, seen)[1]
     else:
         rows, removed = mirror.changed_since(account_url, entity.name, seen)
-    values = "_acflow_custom_values"  # the pivot, computed once for the writer's count and its rows
-    try:
-        if plan is not None:
-            data = mirror.current(account_url, plan.fs.data)
-            with mirror.cursor() as con:
-                some = mode != "replace"  # changed rows only; deleted fields' columns kept, empty
-                pivot = cf.columns_sql(con, plan, rows, data, only_parents=some, keep_gone=some, materialize=values)
-                rows = f"({pivot})"
-                if notes is not None:
-                    notes += cf.bad_values(con, plan, data, entity.name)
-        extracted = datetime.now().astimezone() if mode == "append" else None
-        query = derived_query(entity, rows, raw=raw, extracted_at=extracted) + " ORDER BY id"  # a stable order
-        written = destinations.write(mirror, query, dest, mode, json_columns(entity), options,
-                                     delete_ids=removed if mode == "merge" else None)
-    finally:
-        if plan is not None:
-            with mirror.cursor() as con:
-                cf.drop(con, values)
+    if plan is not None:
+        data = mirror.current(account_url, plan.fs.data)
+        with mirror.cursor() as con:
+            some = mode != "replace"  # changed rows only; deleted fields' columns kept, empty
+            rows = f"({cf.columns_sql(con, plan, rows, data, only_parents=some, keep_gone=some)})"
+            if notes is not None:
+                notes += cf.bad_values(con, plan, data, entity.name)
+    extracted = datetime.now().astimezone() if mode == "append" else None
+    query = derived_query(entity, rows, raw=raw, extracted_at=extracted) + " ORDER BY id"  # a stable, readable order
+    written = destinations.write(mirror, query, dest, mode, json_columns(entity), options,
+                                 delete_ids=removed if mode == "merge" else None)
     mirror.mark_published(target, source, upto)  # after the write: a crash in between repeats, never skips
     return written
 

@@ -18,7 +18,6 @@ those of a statement that fails are bound step by step, for their own messages.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -212,9 +211,7 @@ class Compiler:
 
     def _with_custom_fields(self, entity: Entity, account: str, naming: str, keep_gone: bool,
                             reserved: list[str]) -> str:
-        """The entity's table from one account with a column per custom field (custom_fields.py).
-        In a run the values are pivoted once, into a temporary table of the mirror's connection
-        (a writer reads its query twice, only_if_changed a third time); validate binds the query."""
+        """The entity's table from one account with a column per custom field (custom_fields.py)."""
         fs = cf.field_set(entity)
         assert fs is not None
         base = self.table_of(account, entity.name)
@@ -228,10 +225,7 @@ class Compiler:
         if not plan.fields and not self.keep_names:
             self.fields_unknown.add(entity.name)
         self.notes += [n for n in plan.notes if n not in self.notes]
-        temp = f"_acflow_cf_{hashlib.sha1(f'{url} {entity.name} {naming}'.encode()).hexdigest()[:12]}"
-        pivot = cf.columns_sql(self.con, plan, base, data, keep_gone=keep_gone,
-                               materialize=temp if self.keep_names else None)
-        return f"({pivot})"
+        return f"({cf.columns_sql(self.con, plan, base, data, keep_gone=keep_gone)})"
 
     def _account(self, name: str) -> tuple[str, str | None]:
         """(URL, zone override) of an account: the Account given, else acflow.yaml's."""
