@@ -569,6 +569,14 @@ def test_odd_table_names_and_a_changed_type_through_the_cli(sandbox, mysql_url, 
     with conn.cursor() as cur:
         cur.execute("CREATE TABLE lists_other (id BIGINT, name DATETIME)")
     conn.close()
+    conn = connect(mysql_url)
+    with conn.cursor() as cur:
+        cur.execute("CREATE VIEW lists_view AS SELECT 1 AS id")
+    conn.close()
+    result = _export(sandbox, tmp_path, uri(mysql_url, "lists_view"))
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: cannot write {uri(mysql_url, 'lists_view')}: it is a view, not a table; name "
+                             "another table with ?table=; it is unchanged\n")
     result = _export(sandbox, tmp_path, uri(mysql_url, "lists_other"), "--mode", "merge")
     assert result.exit_code == 1
     assert result.stderr == (f"Error: cannot merge into {uri(mysql_url, 'lists_other')}: column 'name' is datetime "

@@ -1,10 +1,10 @@
 """MySQL and MariaDB: the rows stream to the server as CSV through LOAD DATA LOCAL INFILE, DuckDB's
-Arrow batches written by pyarrow while the server loads the previous ones; no file is written.
-Where the server has local_infile off, DuckDB spells the rows out as multi-row INSERTs instead
-(slower, same result). replace loads a staging table and swaps it in with
-one RENAME TABLE (atomic: a reader sees the old table or the new one); append loads into the table
-inside one InnoDB transaction; merge loads a staging table, then deletes what is gone and upserts by
-id in one transaction.
+Arrow batches written by pyarrow while the server loads the previous ones; no file is written
+(mysql_wire.py). Where the server has local_infile off, DuckDB spells the rows out as multi-row
+INSERTs instead (slower, same result). replace loads a staging table and swaps it in with one
+RENAME TABLE (atomic: a reader sees the old table or the new one); append loads into the table
+inside one InnoDB transaction; merge loads a staging table, then deletes what is gone and upserts
+by id in one transaction.
 
 Each run names its staging tables `_acflow_stage_TOKEN` / `_acflow_old_TOKEN` and holds the server
 lock `acflow-run:TOKEN` while it runs; the lock dies with the connection, so the next run drops the
@@ -17,42 +17,41 @@ COMMENT. Tables and the connection are utf8mb4, so emoji survive.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import logging
-import os
-import queue
 import re
 import secrets
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DestinationError, disk_cause
+from ..errors import ConfigError, DestinationError
 from ..sqltext import quote
-from .base import Destination, Rows, WriteOptions, need, parse_server, redact, why
+from .base import Destination, Rows, WriteOptions, need, parse_server, redact
+from .mysql_wire import (
+    DENIED,
+    LOCK_TIMEOUT,
+    NO_LOCAL,
+    ahead,
+    close,
+    code_text,
+    connect,
+    csv_stream,
+    describe,
+    failed,
+    ident,
+    one,
+)
+from .mysql_wire import GRANTS as GRANTS  # the privileges to grant, for messages and tests
 
 MODES = ("replace", "append", "merge")
 EXTRA = "mysql"
 EXAMPLE = "mysql://user:password@host:3306/database?table=NAME"
 PARAMS = ("unix_socket",)  # query parameters besides table
 PYARROW = 22  # the first pyarrow whose CSV writer takes null_string
-LOCK_TIMEOUT = 600  # seconds a run waits for another acflow run writing the same table
-WRITE_TIMEOUT = 60  # seconds without the server reading the upload before it counts as gone
-CSV_ROWS = 20_000  # rows per batch made while the server loads the last (10 MB of contacts)
 CLEANUP_WAIT = 10  # seconds a failed run waits to drop its own staging table before leaving it to the next run
 UTC_COMMENT = "UTC (MySQL keeps no time zone)"
-GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER"
-# the session every write runs in: errors instead of silently truncated values, literals whose only
-# escape is '' (DuckDB writes them), TIMESTAMP columns read as UTC, a long wait for a busy table
-SESSION = ("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,NO_BACKSLASH_ESCAPES', "
-           f"time_zone = '+00:00', lock_wait_timeout = {LOCK_TIMEOUT}")
 OURS = re.compile(r"_acflow_(?:stage|old|check)_([0-9a-f]{12})")
-GONE = {1053, 1927, 2006, 2013, 2055, 4031}  # server shutdown, connection killed, gone, lost mid-query
-NO_LOCAL = {1148, 3948, 4166}  # LOAD DATA LOCAL refused (MySQL 5, MySQL 8, MariaDB)
-DENIED = {1044, 1142, 1143, 1227, 1370}
 log = logging.getLogger("acflow")
 
 
@@ -82,16 +81,6 @@ NAMES = "have at most 64 characters, none beyond Unicode's first plane (no emoji
 def _fits(name: str) -> bool:
     """Whether MySQL takes `name` as a table or column name (identifiers are utf8mb3, 64 characters)."""
     return bool(name) and len(name) <= 64 and name == name.rstrip() and all("\0" < ch <= "\uffff" for ch in name)
-
-
-def describe(dest: Destination) -> str:
-    assert dest.server is not None
-    return f"{dest.server.url()}?table={dest.table}"
-
-
-def ident(name: str) -> str:
-    """A MySQL identifier: any table or column name (backticks, spaces, quotes) is safe."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 # -- columns: DuckDB type -> MySQL type, and the DuckDB expression that writes a value it takes --
@@ -199,161 +188,6 @@ def columns(rows: Rows, dest: Destination) -> list[Column]:
 
 # -- the connection, its errors and its locks --
 
-def _connect(dest: Destination, timeout: int = 10) -> Any:
-    """A utf8mb4 connection in the SESSION above; the password from the URI or MYSQL_PWD."""
-    import pymysql
-
-    server = dest.server
-    assert server is not None
-    password = server.password if server.password is not None else os.environ.get("MYSQL_PWD", "")
-    try:
-        return _connection_class()(
-            host=server.host or "localhost", port=server.port or 3306, user=server.user, password=password,
-            database=server.database, charset="utf8mb4", unix_socket=server.param("unix_socket"),
-            connect_timeout=timeout, write_timeout=WRITE_TIMEOUT, autocommit=True, local_infile=True,
-            init_command=SESSION)
-    except pymysql.err.Error as exc:
-        raise DestinationError(_connect_failed(exc, dest)) from None
-
-
-@functools.cache
-def _connection_class() -> type:
-    """pymysql's Connection with its LOAD DATA LOCAL upload replaced. pymysql sends whatever file the
-    server names, in answer to any statement (a hostile server could ask for ~/.ssh/id_rsa), reads
-    only files, and when the server drops the connection mid-upload (KILL) it blocks for 100 s on a
-    full socket, then fails with an AttributeError. This one answers only acflow's own LOAD statement,
-    with rows made as they are sent, and stops as soon as the server stops listening."""
-    import selectors
-
-    from pymysql import connections, err
-    from pymysql.constants import CR
-
-    shared: list[Any] = []  # the one "TLS if offered" context
-
-    def upload(conn: Any, data: Iterator[Any]) -> None:
-        """Buffers as packets of at most 64 KB; any failure (the server gone, the rows' own error,
-        Ctrl-C) closes the connection mid-upload, so the server throws the statement away."""
-        size = max(1024, min(conn.max_allowed_packet - 1024, 1 << 16))
-        try:
-            with selectors.DefaultSelector() as watch:
-                watch.register(conn._sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-                for buffer in data:
-                    view = memoryview(buffer)
-                    for start in range(0, len(view), size):
-                        # the server says nothing until it has the whole file: anything to read is its goodbye
-                        ready = {mask for _, mask in watch.select(WRITE_TIMEOUT)}
-                        if not ready or any(mask & selectors.EVENT_READ for mask in ready):
-                            raise err.OperationalError(CR.CR_SERVER_LOST, f"no progress in {WRITE_TIMEOUT} s"
-                                                       if not ready else "the server closed the connection "
-                                                       "during LOAD DATA")
-                        conn.write_packet(view[start:start + size])
-        except BaseException:
-            conn._force_close()
-            raise
-
-    class Result(connections.MySQLResult):  # type: ignore[misc]
-        def _read_load_local_packet(self, first_packet: Any) -> None:
-            conn = self.connection
-            offered, conn.offered = conn.offered, None
-            if offered is None or bytes(first_packet.get_all_data()[1:]) != offered[0].encode():
-                conn.write_packet(b"")  # no file; the server answers with an error
-                conn._read_packet()
-                raise err.OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC,
-                                           "the server asked for a file acflow did not offer")
-            upload(conn, offered[1]())
-            conn.write_packet(b"")  # the end of the file
-            ok = conn._read_packet()
-            if not ok.is_ok_packet():
-                raise err.OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")
-            self._read_ok_packet(ok)
-
-    class Connection(connections.Connection):  # type: ignore[misc]
-        offered: tuple[str, Any] | None = None  # the name in acflow's LOAD DATA statement, and its data
-
-        def _create_ssl_ctx(self, sslp: Any) -> Any:
-            """pymysql's "TLS if the server offers it" context, made once: it loads the system's CA
-            certificates each time (70 ms of every connection) only to verify nothing."""
-            if sslp != {}:
-                return super()._create_ssl_ctx(sslp)
-            if not shared:
-                shared.append(super()._create_ssl_ctx(sslp))
-            return shared[0]
-
-        def _read_query_result(self, unbuffered: bool = False) -> int:  # as pymysql's, with Result
-            self._result = None
-            result = Result(self)
-            if unbuffered:
-                result.init_unbuffered_query()
-            else:
-                result.read()
-            self._result = result
-            if result.server_status is not None:
-                self.server_status = result.server_status
-            return result.affected_rows  # type: ignore[no-any-return]
-
-    return Connection
-
-
-def _code_text(exc: BaseException) -> tuple[int | None, str]:
-    args = getattr(exc, "args", ())
-    code = args[0] if args and isinstance(args[0], int) else None
-    text = str(args[1]) if len(args) > 1 else str(exc)
-    return code, " ".join(text.split())
-
-
-def _connect_failed(exc: BaseException, dest: Destination) -> str:
-    server = dest.server
-    assert server is not None
-    code, text = _code_text(exc)
-    where = f"{server.host or 'localhost'}:{server.port or 3306}"
-    if code == 1045:
-        return (f"cannot write {describe(dest)}: the server at {where} refused user {server.user!r} with this "
-                "password (access denied); check the password in the URI or MYSQL_PWD; the table is unchanged")
-    if code == 1049:
-        return (f"cannot write {describe(dest)}: database {server.database!r} does not exist on {where}; create it "
-                f"(CREATE DATABASE {ident(server.database or '')} CHARACTER SET utf8mb4) or fix the URI; "
-                "the table is unchanged")
-    if code in DENIED:
-        return (f"cannot write {describe(dest)}: user {server.user!r} may not use database {server.database!r}, "
-                f"or it does not exist ({text}); grant the user {GRANTS} ON {ident(server.database or '')}.* or fix "
-                "the URI; the table is unchanged")
-    return (f"cannot reach MySQL at {where} ({text}); check the host, the port and that the server runs; "
-            "the table is unchanged")
-
-
-def _failed(exc: BaseException, dest: Destination) -> str:
-    """One line for a failed write: what failed and what to do about it."""
-    server = dest.server
-    assert server is not None
-    code, text = _code_text(exc)
-    head = f"cannot write {describe(dest)}"
-    if code in DENIED:
-        return (f"{head}: user {server.user!r} lacks a privilege ({text}); grant it {GRANTS} ON "
-                f"{ident(server.database or '')}.*; the table is unchanged")
-    if code in GONE:
-        return (f"{head}: the connection to the server was lost during the load ({text}); run again; "
-                "the table is unchanged")
-    if code == 1317:
-        return f"{head}: the load was interrupted on the server ({text}); run again; the table is unchanged"
-    if code in (1205, 1213):  # lock wait timeout, deadlock
-        return (f"{head}: another session holds the table ({text}); end its transaction or long query and run "
-                "again; the table is unchanged")
-    cause = disk_cause(exc) or ("the server's disk or table is full" if code in (1021, 1114) else None)
-    return f"{head}: {cause or text}; the table is unchanged"
-
-
-def _close(conn: Any) -> None:
-    """Close, whatever state a failure left the connection in (pymysql closed it, or mid-upload)."""
-    with contextlib.suppress(Exception):
-        conn.close()
-
-
-def _one(cur: Any, sql: str) -> Any:
-    cur.execute(sql)
-    row = cur.fetchone()
-    return row[0] if row else None
-
-
 def _lock_name(dest: Destination) -> str:
     assert dest.server is not None
     digest = hashlib.sha1(f"{dest.server.database}\0{dest.table}".encode()).hexdigest()[:32]
@@ -363,8 +197,8 @@ def _lock_name(dest: Destination) -> str:
 def _take_locks(conn: Any, dest: Destination | None, token: str) -> None:
     """This run's lock (which marks its staging tables as alive) and, when writing, the table's."""
     cur = conn.cursor()
-    _one(cur, f"SELECT GET_LOCK({conn.escape('acflow-run:' + token)}, 0)")
-    if dest is not None and _one(cur, f"SELECT GET_LOCK({conn.escape(_lock_name(dest))}, {LOCK_TIMEOUT})") != 1:
+    one(cur, f"SELECT GET_LOCK({conn.escape('acflow-run:' + token)}, 0)")
+    if dest is not None and one(cur, f"SELECT GET_LOCK({conn.escape(_lock_name(dest))}, {LOCK_TIMEOUT})") != 1:
         raise DestinationError(f"cannot write {describe(dest)}: another acflow run has been writing this table for "
                                f"{LOCK_TIMEOUT} s; run again when it is done; the table is unchanged")
 
@@ -378,16 +212,16 @@ def _drop_stale(conn: Any) -> None:
                 "AND TABLE_NAME LIKE '_acflow%'")
     for (name,) in cur.fetchall():
         match = OURS.fullmatch(name)
-        if match and _one(cur, f"SELECT IS_FREE_LOCK({conn.escape('acflow-run:' + match.group(1))})") == 1:
+        if match and one(cur, f"SELECT IS_FREE_LOCK({conn.escape('acflow-run:' + match.group(1))})") == 1:
             try:
                 cur.execute(f"DROP TABLE IF EXISTS {ident(name)}")
             except pymysql.err.Error as exc:  # another user's: theirs to drop
-                if _code_text(exc)[0] not in DENIED:
+                if code_text(exc)[0] not in DENIED:
                     raise
 
 
 def _local_infile(conn: Any) -> bool:
-    return bool(_one(conn.cursor(), "SELECT @@GLOBAL.local_infile"))
+    return bool(one(conn.cursor(), "SELECT @@GLOBAL.local_infile"))
 
 
 def check(dest: Destination) -> None:
@@ -396,7 +230,7 @@ def check(dest: Destination) -> None:
     import pymysql
 
     token = secrets.token_hex(6)
-    conn = _connect(dest)
+    conn = connect(dest)
     try:
         _take_locks(conn, None, token)
         cur = conn.cursor()
@@ -406,9 +240,9 @@ def check(dest: Destination) -> None:
         if not _local_infile(conn):
             _slow_note(dest)
     except pymysql.err.Error as exc:
-        raise DestinationError(_failed(exc, dest)) from None
+        raise DestinationError(failed(exc, dest)) from None
     finally:
-        _close(conn)
+        close(conn)
 
 
 _told: set[str] = set()  # servers told about, once per process
@@ -457,14 +291,15 @@ def _existing(conn: Any, dest: Destination) -> Existing | None:
     found = cur.fetchone()
     if found is None:
         return None
-    if found[0] != "BASE TABLE":
+    if found[0] not in ("BASE TABLE", "SYSTEM VERSIONED"):  # the latter: MariaDB's tables with history
         raise DestinationError(f"cannot write {describe(dest)}: it is a {str(found[0]).lower()}, not a table; "
                                "name another table with ?table=; it is unchanged")
     cur.execute(f"SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS "
                 f"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {table} ORDER BY ORDINAL_POSITION")
     cols = {str(n).lower(): (str(n), str(d).lower(), str(t)) for n, d, t in cur.fetchall()}
-    cur.execute(f"SELECT INDEX_NAME, GROUP_CONCAT(COLUMN_NAME) FROM information_schema.STATISTICS "
-                f"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {table} AND NON_UNIQUE = 0 GROUP BY INDEX_NAME")
+    cur.execute(f"SELECT INDEX_NAME, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) FROM "
+                f"information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {table} "
+                "AND NON_UNIQUE = 0 GROUP BY INDEX_NAME")
     return Existing(cols, [str(c).lower() for _, c in cur.fetchall()])
 
 
@@ -528,13 +363,13 @@ def _load(run: _Run, rows: Rows, cols: list[Column], table: str, expect: int) ->
     names, sets = _targets(cols)
     cur = conn.cursor()
     stream = f"acflow-{run.token}.csv"  # a name only: no file is read
-    conn.offered = (stream, lambda: _csv(rows, cols, run.dest))
+    conn.offered = (stream, lambda: csv_stream(rows, _select(cols, rows.query), run.dest))
     try:
         loaded = cur.execute(f"LOAD DATA LOCAL INFILE '{stream}' INTO TABLE {ident(table)} CHARACTER SET utf8mb4 "
                              "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
                              f"LINES TERMINATED BY '\n' ({names}){sets}")
     except pymysql.err.OperationalError as exc:
-        if _code_text(exc)[0] not in NO_LOCAL:  # refused after all (a proxy, a server that says one thing...)
+        if code_text(exc)[0] not in NO_LOCAL:  # refused after all (a proxy, a server that says one thing...)
             raise
         _slow_note(run.dest)
         _insert(conn, rows, cols, table, run.dest)
@@ -543,68 +378,6 @@ def _load(run: _Run, rows: Rows, cols: list[Column], table: str, expect: int) ->
         conn.offered = None
     if cur.warning_count or loaded != expect:
         _refuse_warnings(cur, run.dest, loaded, expect)
-
-
-def _csv(rows: Rows, cols: list[Column], dest: Destination) -> Iterator[Any]:
-    """The rows as CSV that LOAD DATA reads back exactly: every value quoted, a quote doubled; tabs,
-    newlines and backslashes as they are; NULL unquoted. pyarrow writes it from DuckDB's batches."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid", null_string="NULL")
-
-    def csv(batch: Any) -> Any:
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(batch, sink, options)
-        return sink.getvalue()
-
-    return _ahead(rows, _select(cols, rows.query), csv, dest)
-
-
-def _ahead(rows: Rows, sql: str, convert: Any, dest: Destination) -> Iterator[Any]:
-    """convert(batch) of each Arrow batch of `sql` over the mirror, made in a thread of its own while
-    the server takes the previous ones; at most two wait (memory flat in the rows). DuckDB's errors
-    come out as DestinationErrors, where the rows are read."""
-    ready: queue.Queue[Any] = queue.Queue(maxsize=2)
-    stop, end = threading.Event(), object()
-
-    def hand(item: Any) -> bool:
-        while not stop.is_set():
-            with contextlib.suppress(queue.Full):
-                ready.put(item, timeout=0.1)
-                return True
-        return False
-
-    def make() -> None:
-        try:
-            rows.con.execute("SELECT 1").fetchall()  # DuckDB 2 makes no relation while a result is half read
-            relation = rows.con.sql(sql)
-            reader = (relation.to_arrow_reader(CSV_ROWS) if hasattr(relation, "to_arrow_reader")
-                      else relation.fetch_arrow_reader(CSV_ROWS))  # older DuckDB
-            for batch in reader:
-                if not hand(convert(batch)):
-                    return
-            hand(end)
-        except Exception as exc:  # DuckDB's error, through Arrow's reader
-            hand(DestinationError(f"cannot write {describe(dest)}: {why(exc)}; the table is unchanged"))
-        except BaseException as exc:
-            hand(exc)
-
-    maker = threading.Thread(target=make, name="acflow-mysql-rows", daemon=True)
-    maker.start()
-    done = False
-    try:
-        while (item := ready.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-        done = True
-    finally:
-        stop.set()
-        if not done:  # the load stopped early: a query still running stops too
-            with contextlib.suppress(Exception):
-                rows.con.interrupt()
-        maker.join()
 
 
 def _refuse_warnings(cur: Any, dest: Destination, loaded: int, expect: int) -> None:
@@ -623,12 +396,12 @@ def _refuse_warnings(cur: Any, dest: Destination, loaded: int, expect: int) -> N
 def _insert(conn: Any, rows: Rows, cols: list[Column], table: str, dest: Destination) -> None:
     """The slower path: multi-row INSERTs whose values DuckDB writes as SQL literals (made ahead,
     as for LOAD DATA), each statement well under max_allowed_packet."""
-    limit = max(1 << 16, min(int(_one(conn.cursor(), "SELECT @@max_allowed_packet")) // 4, 4 << 20))
+    limit = max(1 << 16, min(int(one(conn.cursor(), "SELECT @@max_allowed_packet")) // 4, 4 << 20))
     head = f"INSERT INTO {ident(table)} ({', '.join(ident(c.name) for c in cols)}) VALUES "
     cur = conn.cursor()
     statement: list[str] = []
     size = 0
-    for values in _ahead(rows, _literals(cols, rows.query), lambda batch: batch.column(0).to_pylist(), dest):
+    for values in ahead(rows, _literals(cols, rows.query), lambda batch: batch.column(0).to_pylist(), dest):
         for text in values:
             if statement and size + len(text) > limit:
                 cur.execute(head + ",".join(statement))
@@ -688,7 +461,7 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
         raise DestinationError(f"cannot merge into {describe(dest)}: the rows have no id column; "
                                "use mode replace or append; the table is unchanged")
     count = rows.count()
-    run = _Run(_connect(dest), dest, secrets.token_hex(6))
+    run = _Run(connect(dest), dest, secrets.token_hex(6))
     try:
         _take_locks(run.conn, dest, run.token)
         _drop_stale(run.conn)
@@ -701,9 +474,9 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
         else:
             _merge(run, rows, cols, count, _fit(existing, cols, dest, mode), existing.id_key)
     except pymysql.err.Error as exc:
-        raise DestinationError(_failed(exc, dest)) from None
+        raise DestinationError(failed(exc, dest)) from None
     finally:
-        _close(run.conn)  # what was not committed is rolled back by the server
+        close(run.conn)  # what was not committed is rolled back by the server
         if run.made:
             _clean_up(dest, run.made)
     return count
@@ -783,11 +556,11 @@ def _clean_up(dest: Destination, tables: set[str]) -> None:
     """A failed run's staging tables, dropped over a fresh connection (the old one may be mid-upload);
     what cannot be dropped now is dropped by the next run, once this run's lock is gone."""
     with contextlib.suppress(Exception):
-        conn = _connect(dest, timeout=5)
+        conn = connect(dest, timeout=5)
         try:
             cur = conn.cursor()
             cur.execute(f"SET SESSION lock_wait_timeout = {CLEANUP_WAIT}")
             for name in tables:
                 cur.execute(f"DROP TABLE IF EXISTS {ident(name)}")
         finally:
-            _close(conn)
+            close(conn)
