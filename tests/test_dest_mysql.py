@@ -389,6 +389,7 @@ def test_a_reader_sees_the_old_or_the_new_table_during_replace(mysql_url, tmp_pa
     db = Mirror(tmp_path / "m.duckdb")
     dest = destinations.parse(uri(mysql_url, "swapped"), "t")
     destinations.write(db, _rows(db, "old", 30_000), dest, "replace")
+    query(mysql_url, "CREATE VIEW swapped_tags AS SELECT tag, COUNT(*) AS n FROM swapped GROUP BY tag")
     new = _rows(db, "new", 40_000)
     seen, errors, stop = set(), [], threading.Event()
 
@@ -415,6 +416,7 @@ def test_a_reader_sees_the_old_or_the_new_table_during_replace(mysql_url, tmp_pa
     assert not errors
     assert seen and seen <= {(30_000, "old", "old"), (40_000, "new", "new")}
     assert count(mysql_url, "swapped") == 40_000 and leftovers(mysql_url) == []
+    assert query(mysql_url, "SELECT * FROM swapped_tags") == [("new", 40_000)]  # a view names the table: it follows
 
 
 @pytest.mark.parametrize("path", ["load-data", "insert"])
