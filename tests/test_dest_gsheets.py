@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import re
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -216,12 +216,12 @@ flows:
     count = len(sandbox.snapshot("deals"))
     assert [len(api.values(book, s)) for s in ("Replaced", "Appended", "Merged")] == [count + 1] * 3
     assert api.values(book, "Appended")[0] == ["id", "title", "_extracted_at"]
-    # the merged flow's dates are Paris time, as flows.py made them; the zone is not in their format
+    # the merged flow's dates are Paris time, as flows.py made them, and their format says so
     merged, replaced = api.values(book, "Merged"), api.values(book, "Replaced")
     shift = [round((m[2] - r[2]) * 24, 3) for m, r in zip(merged[1:], replaced[1:], strict=True) if r[2] != ""]
     assert set(shift) <= {1.0, 2.0} and shift  # CET or CEST ahead of UTC
     assert api.number_format(book, "Replaced!C2")["pattern"] == 'yyyy-mm-dd hh:mm:ss "UTC"'
-    assert api.number_format(book, "Merged!C2")["pattern"] == "yyyy-mm-dd hh:mm:ss"
+    assert api.number_format(book, "Merged!C2")["pattern"] == 'yyyy-mm-dd hh:mm:ss "Europe/Paris"'
     sandbox.mutate("deals", update=2)
     result = runner.invoke(app, ["run", "--config", str(tmp_path / "acflow.yaml")])
     assert result.exit_code == 0, result.output
@@ -243,11 +243,6 @@ flows:
 
 
 # ---- values ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ZonedOptions(destinations.WriteOptions):
-    zone: str | None = None  # what a caller passes when it knows the flow's time zone
-
-
 VALUES = """
 SELECT 7::BIGINT AS id, 12::BIGINT AS contact, '02134' AS zip, '+17445898618' AS phone, '=1+1' AS formula,
        '@SUM(A1:A9)' AS at_sign, '2024-01-15' AS looks_like_a_date, 12.5::DECIMAL(10,2) AS amount,
@@ -281,27 +276,23 @@ def test_values_are_written_exactly(api, book, tmp_path, caplog):
     assert api.values(book, "Values")[0][-1] == "empty"
 
 
-@dataclass(frozen=True)
-class ProgressOptions(destinations.WriteOptions):
-    progress: Any = None  # what a caller passes to show the rows written so far
-
-
-def test_progress_is_reported_as_rows_are_sent(api, book, tmp_path, monkeypatch):
+def test_progress_is_reported_as_rows_are_sent(api, book, tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(gsheets, "CHUNK_BYTES", 2_000)
-    seen: list[tuple[int, int]] = []
+    caplog.set_level(logging.INFO, logger="acflow")
     with Mirror(tmp_path / "m.duckdb") as db:
         destinations.write(db, "SELECT range::BIGINT AS id, 'row ' || range AS title FROM range(500)",
-                           destinations.parse(f"gsheets://{book}?sheet=P", "x"), "replace",
-                           options=ProgressOptions(progress=lambda done, total: seen.append((done, total))))
-    assert len(seen) == api.stats()["by_method"]["values.update"] >= 5
-    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1] == (500, 500)
+                           destinations.parse(f"gsheets://{book}?sheet=P", "x"), "replace")
+    seen = [int(m[1].replace(",", "")) for r in caplog.records
+            if (m := re.search(r": ([\d,]+) of 500 rows written$", r.getMessage()))]
+    assert len(seen) == api.stats()["by_method"]["values.update"] >= 5  # a line a request (not a terminal)
+    assert seen == sorted(seen) and seen[-1] == 500
 
 
 def test_a_flow_zone_given_by_the_caller_is_in_the_format(api, book, tmp_path):
     with Mirror(tmp_path / "m.duckdb") as db:
         dest = destinations.parse(f"gsheets://{book}?sheet=Zoned", "x")
         destinations.write(db, "SELECT 1::BIGINT AS id, TIMESTAMPTZ '2024-01-15 10:00:00+00' AS cdate", dest,
-                           "replace", options=ZonedOptions(zone="America/Chicago"))
+                           "replace", options=destinations.WriteOptions(zone="America/Chicago"))
     shown = api.values(book, "Zoned", "FORMATTED_VALUE")[1]
     assert shown[1] == "2024-01-15 04:00:00 America/Chicago"
 

@@ -28,7 +28,7 @@ def test_duckdb_paths_follow_sqlalchemy():
                   ".xlsx, or write duckdb:///path.duckdb or sqlite:///path.db"),
     ("ftp://x/deals.csv", "unknown destination scheme ftp://; use .csv, .jsonl, .parquet, .xlsx files, "
                           "duckdb:///path.duckdb, sqlite:///path.db, postgresql://user@host/db, mysql://user@host/db, "
-                          "snowflake://account/db, bigquery://project/dataset"),
+                          "snowflake://account/db, bigquery://project/dataset, gsheets://SPREADSHEET_ID?sheet=NAME"),
     ("sqlite://", "destination 'sqlite://' names no file: write sqlite:///path/to/file.db"),
     ("duckdb://", "destination 'duckdb://' names no file: write duckdb:///path/to/file.duckdb"),
 ])

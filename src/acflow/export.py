@@ -99,11 +99,16 @@ def publish(mirror: Mirror, account_url: str, entity: Entity, dest: destinations
             if notes is not None:
                 notes += cf.bad_values(con, plan, data, entity.name)
     extracted = datetime.now().astimezone() if mode == "append" else None
-    query = derived_query(entity, rows, raw=raw, extracted_at=extracted) + " ORDER BY id"  # a stable, readable order
+    query = derived_query(entity, rows, raw=raw, extracted_at=extracted) + _order(dest)
     written = destinations.write(mirror, query, dest, mode, json_columns(entity), options,
                                  delete_ids=removed if mode == "merge" else None)
     mirror.mark_published(target, source, upto)  # after the write: a crash in between repeats, never skips
     return written
+
+
+def _order(dest: destinations.Destination) -> str:
+    """Rows in id order where readers see an order: a stable, readable file or sheet."""
+    return " ORDER BY id" if dest.ordered else ""
 
 
 def _custom_plan(mirror: Mirror, account_url: str, entity: Entity, mode: str, naming: str,
@@ -194,7 +199,7 @@ def _publish_long(mirror: Mirror, account_url: str, entity: Entity, dest: destin
     seen = None if mode == "replace" else mirror.published(dest.key(), source)
     rows, removed = cf.long_rows(mirror, account_url, entity, seen)
     extracted = datetime.now().astimezone() if mode == "append" else None
-    query = derived_query(data, rows, raw=True, extracted_at=extracted) + " ORDER BY id"
+    query = derived_query(data, rows, raw=True, extracted_at=extracted) + _order(dest)
     written = destinations.write(mirror, query, dest, mode, json_columns(data), options,
                                  delete_ids=removed if mode == "merge" else None)
     mirror.mark_published(dest.key(), source, upto)

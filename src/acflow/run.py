@@ -213,7 +213,7 @@ def _log(db: Mirror, run_id: str, r: FlowResult, started: datetime, fingerprint:
 def _options(cfg: Config, name: str) -> destinations.WriteOptions:
     spec = cfg.flows[name]
     return destinations.WriteOptions(header=spec.csv.header, bom=spec.csv.bom, delimiter=spec.csv.delimiter,
-                                     neutralize=spec.neutralize_formulas)
+                                     neutralize=spec.neutralize_formulas, zone=spec.timezone)
 
 
 def _retry_hint(names: list[str]) -> str:

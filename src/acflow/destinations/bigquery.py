@@ -44,6 +44,7 @@ from .warehouse import (
 )
 
 MODES = ("replace", "append", "merge")
+ORDERED = False  # a table: rows have no order, so publish does not sort them
 EXTRA = "bigquery"
 EXAMPLE = "bigquery://PROJECT/DATASET?table=NAME"
 ENDPOINT = "ACFLOW_BIGQUERY_ENDPOINT"

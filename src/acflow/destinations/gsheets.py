@@ -149,7 +149,7 @@ def _blocks(positions: Iterable[int]) -> list[tuple[int, int]]:
 
 # ---- a write ---------------------------------------------------------------------------------------------
 def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> int:
-    zone = getattr(options, "zone", None)  # the flow's time zone, when the caller passes it
+    zone = options.zone  # the flow's time zone
     columns = [Column(n, t, zone) for n, t in rows.columns]
     if mode == "merge" and "id" not in [c.name for c in columns]:
         raise DestinationError(f"cannot merge into {describe(dest)}: the rows have no id column; use mode: replace "
@@ -519,25 +519,20 @@ def _cells(sheet: dict[str, Any] | None) -> int:
 
 
 class _Progress:
-    """Rows written so far: to the caller's callback (WriteOptions.progress(done, total), when the
-    options have one), else a line on a terminal's stderr at most every few seconds (rich's live
+    """Rows written so far: a line on a terminal's stderr at most every few seconds (rich's live
     display of the sync shows it above its bars), else a log line per request (shown with --verbose)."""
 
     EVERY = 3.0  # seconds between two lines on a terminal
 
     def __init__(self, options: WriteOptions, where: str, total: int) -> None:
-        self.callback = getattr(options, "progress", None)
         self.where, self.total = where, total
-        self.terminal = self.callback is None and sys.stderr.isatty()
+        self.terminal = sys.stderr.isatty()
         self.last = time.monotonic()
 
     def __enter__(self) -> Callable[[int], None]:
         return self.update
 
     def update(self, done: int) -> None:
-        if self.callback is not None:
-            self.callback(done, self.total)
-            return
         line = f"{self.where}: {done:,} of {self.total:,} rows written"
         if not self.terminal:
             log.info("%s", line)

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 MODES = ("replace", "append", "merge")
+ORDERED = False  # a table: rows have no order, so publish does not sort them
 EXTRA = "postgres"
 EXAMPLE = "postgresql://user@host:5432/database?table=contacts&schema=public"
 NAME_BYTES = 63  # PostgreSQL cuts longer names (NAMEDATALEN - 1): two columns could become one

@@ -14,9 +14,6 @@ from .base import Rows
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# rows per Arrow batch: a contact with its JSON is ~1.5 KB in Arrow, so base.BATCH_ROWS (100,000) held
-# 150 MB; at 10,000 the peak stays at ~220 MB for 200,000 and for 1,000,000 contacts, at the same speed
-BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -89,10 +86,7 @@ def arrow_stream(rows: Rows, cols: Sequence[Column], query: str | None = None) -
 
     select = (f"SELECT {', '.join(f'{c.expr} AS {quote(c.name)}' for c in cols)} "
               f"FROM ({query or rows.query})")
-    relation = rows.con.sql(select)
-    # DuckDB 2 renamed the reader; its execute().to_arrow_reader() would read every row first
-    reader = (relation.to_arrow_reader(BATCH) if hasattr(relation, "to_arrow_reader")
-              else relation.fetch_arrow_reader(BATCH))
+    reader = rows.batches(query=select)
     try:
         json_at = {i for i, c in enumerate(cols) if c.json}
         if not json_at:

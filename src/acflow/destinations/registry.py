@@ -32,7 +32,8 @@ SUFFIXES: dict[str, tuple[str, str]] = {
 KINDS: dict[str, str] = {kind: module for module, kind in (*SCHEMES.values(), *SUFFIXES.values())}
 
 SUPPORTED = (".csv, .jsonl, .parquet, .xlsx files, duckdb:///path.duckdb, sqlite:///path.db, "
-             "postgresql://user@host/db, mysql://user@host/db, snowflake://account/db, bigquery://project/dataset")
+             "postgresql://user@host/db, mysql://user@host/db, snowflake://account/db, bigquery://project/dataset, "
+             "gsheets://SPREADSHEET_ID?sheet=NAME")
 
 
 def module(name: str) -> ModuleType:

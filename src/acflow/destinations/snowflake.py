@@ -43,6 +43,7 @@ from .warehouse import (
 )
 
 MODES = ("replace", "append", "merge")
+ORDERED = False  # a table: rows have no order, so publish does not sort them
 EXTRA = "snowflake"
 EXAMPLE = "snowflake://USER@ACCOUNT/DATABASE/SCHEMA?table=NAME&warehouse=WH"
 ENDPOINT = "ACFLOW_SNOWFLAKE_ENDPOINT"
