@@ -131,7 +131,7 @@ class Compiler:
         self.accounts = accounts or {}
         self.pins_at: str | None = cf.MIRROR_SCHEMA
         self.keep_names = True  # validate reads names and keeps none
-        self.fields_unknown: set[str] = set()  # entities whose custom fields validate could not read
+        self.fields_unknown: set[str] = set()  # entities of which no custom field was found
         self._reading: set[str] = set()  # entities with custom field columns the flow being compiled reads
         self.notes: list[str] = []
         self.done: dict[str, Compiled] = {}
@@ -222,7 +222,7 @@ class Compiler:
                        zone=override or self._zone_learnt(url), parent_columns=[*have, *reserved],
                        pins_at=self.pins_at, keep=self.keep_names)
         assert plan is not None
-        if not plan.fields and not self.keep_names:
+        if not plan.fields:  # none synced yet (validate before a first run): a column asked for may be one
             self.fields_unknown.add(entity.name)
         self.notes += [n for n in plan.notes if n not in self.notes]
         return f"({cf.columns_sql(self.con, plan, base, data, keep_gone=keep_gone)})"
