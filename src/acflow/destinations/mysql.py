@@ -45,6 +45,7 @@ from .mysql_wire import (
 from .mysql_wire import GRANTS as GRANTS  # the privileges to grant, for messages and tests
 
 MODES = ("replace", "append", "merge")
+ORDERED = False  # a table: rows have no order, so publish does not sort them
 EXTRA = "mysql"
 EXAMPLE = "mysql://user:password@host:3306/database?table=NAME"
 PARAMS = ("unix_socket",)  # query parameters besides table

@@ -225,11 +225,7 @@ def ahead(rows: Rows, sql: str, convert: Any, dest: Destination) -> Iterator[Any
 
     def make() -> None:
         try:
-            rows.con.execute("SELECT 1").fetchall()  # DuckDB 2 makes no relation while a result is half read
-            relation = rows.con.sql(sql)
-            reader = (relation.to_arrow_reader(CSV_ROWS) if hasattr(relation, "to_arrow_reader")
-                      else relation.fetch_arrow_reader(CSV_ROWS))  # older DuckDB
-            for batch in reader:
+            for batch in rows.batches(CSV_ROWS, sql):
                 if not hand(convert(batch)):
                     return
             hand(end)
