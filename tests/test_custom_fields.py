@@ -171,7 +171,7 @@ def test_a_field_is_created_filled_changed_renamed_and_deleted_and_merges_follow
     assert rows[5]["Seats"] is None  # "many" is not a number: left empty, and said
     assert any("'Seats'" in n and "'many'" in n for n in first.notes), first.notes
 
-    # a value changes: its value row's update time moves, the contact's does not; the contact is written
+    # a value changes (the sandbox moves the contact's udate with it, by default): the contact is written
     sandbox.edit("fieldValues", update=[{"id": ids[3], "value": "Platinum"}])
     second = acflow.export("contacts", to=uri, mode="merge", account=account, mirror=mirror)
     assert second.rows == 1

@@ -60,7 +60,7 @@ def test_every_tap_stream_is_an_entity_or_has_a_reason():
 def test_summary_says_cost_incremental_and_restricted_access(entity):
     row = summary(entity)
     assert row["cost"] == cost(entity) and "request" in str(row["cost"])
-    assert str(row["incremental"]).startswith("yes" if entity.since else "no")
+    assert str(row["incremental"]).startswith("yes" if entity.since or entity.via else "no")
     assert row["restricted_key"] == catalog.ACCESS_WORDS[entity.access]
     assert entity.documented or entity.note or entity.paging is not Paging.PER_PARENT
 
@@ -71,6 +71,9 @@ def test_words_for_each_kind_of_read():
     assert "no count" in cost(CATALOG["dealCustomFieldData"])
     assert incremental(CATALOG["activities"]) == "yes: after (newest tstamp held)"
     assert incremental(CATALOG["contactLists"]) == "no: read whole each sync"
+    # contacts' custom field values come side-loaded with the changed contacts (include=fieldValues)
+    assert "include=fieldValues" in incremental(CATALOG["fieldValues"])
+    assert "none when side-loaded" in cost(CATALOG["fieldValues"])
     assert {e.name for e in CATALOG.values() if e.access is Access.ADMIN} == {"groups", "webhooks", "brandings"}
     # a big account: 200,000 list memberships are 2,021 requests, 6.7 minutes at 5 requests a second
     assert requests_for(CATALOG["contactLists"], 200_000) == 2_021
@@ -124,3 +127,13 @@ def test_link_data_costs_a_request_per_link(full_sync):
     result, _, _, sandbox = full_sync
     links = len(sandbox.snapshot("links"))
     assert result.result("linkData").requests >= links > result.result("linkData").rows / 20
+
+
+@pytest.mark.parametrize("entity", [e for e in CATALOG.values() if e.via], ids=attrgetter("name"))
+def test_a_side_loaded_entity_names_a_parent_read_incrementally(entity):
+    """include= rides on the parent's incremental read, and the owner column says whose records they are."""
+    parent = CATALOG[entity.via.parent]
+    assert parent.since and parent.cursor, "side-loads ride on an incremental read"
+    assert entity.via.owner in entity.columns and entity.via.include == entity.key
+    assert parent.columns.get(entity.via.include) is catalog.ColType.JSON  # the parent's id array
+

@@ -69,6 +69,15 @@ class Lookup(NamedTuple):
     name: str  # the column a flow's lookup adds (stage_name)
 
 
+class Via(NamedTuple):
+    """An entity whose changed records come side-loaded with another's incremental read: the
+    records of each parent read, all of them (`include=` on the parent's list)."""
+
+    parent: str  # contacts
+    include: str  # the parent list's `include=` value that side-loads them: fieldValues
+    owner: str  # the column naming the parent record: contact
+
+
 _PERSON = "coalesce(nullif(trim(concat_ws(' ', \"firstName\", \"lastName\")), ''), username)"
 OWNER = Lookup("userid", "users", _PERSON, "owner_name")
 
@@ -100,6 +109,7 @@ class Entity:
     parent_key: str | None = None  # PER_PARENT: the column naming the parent (added where the API leaves it out)
     documented: bool = True  # in ActiveCampaign's API reference; else read by singer's tap on live accounts
     note: str = ""  # what else a user should know: the documented form, costs, inferred fields
+    via: Via | None = None  # no update filter of its own, but side-loaded by the parent's incremental read
 
 
 # Digits after the decimal point per ISO 4217 currency, where not 2.
@@ -314,6 +324,13 @@ _ENTITIES = [
     Entity(
         "fieldValues", "fieldValues", "fieldValues", "fieldValue", aliases=("custom_field_values",),
         description="Contacts' custom field values, one row per contact and field.",
+        via=Via("contacts", "fieldValues", "contact"),
+        note="No update filter: a full read is every value (contacts x fields / 100 requests). Synced with "
+             "contacts, a sync after the first asks for include=fieldValues on the contacts' incremental read "
+             "instead: the changed contacts' values come with them, at no request of their own, and replace "
+             "those contacts' values held. Whether ActiveCampaign moves a contact's udate when only a field "
+             "value changes is not documented: a value change that does not is seen at the next full read "
+             "(--full, or every full_every, 7 days by default).",
         lookups={"field": Lookup("field", "fields", "title", "field_name"),
                  "contact": Lookup("contact", "contacts", "email", "contact_email")},
         columns=_cols(
@@ -883,11 +900,17 @@ def cost(entity: Entity) -> str:
     if entity.paging is Paging.PER_PARENT and entity.parent:
         parent = CATALOG[entity.parent]
         return f"1 request per {parent.single} (+1 / {PAGE} records), after reading the {parent.name}"
+    if entity.via:
+        return (f"1 request / {PAGE} records on a full read; none when side-loaded by the "
+                f"{entity.via.parent}' incremental read")
     return f"1 request / {PAGE} records" + ("" if entity.counted else " (no count: +a few pages asked ahead)")
 
 
 def incremental(entity: Entity) -> str:
     """How a sync after the first reads the entity."""
+    if entity.via:
+        return (f"yes, synced with {entity.via.parent}: include={entity.via.include} on their incremental read "
+                "(no requests of its own); else read whole each sync")
     if entity.since and entity.cursor:
         return f"yes: {entity.since} (newest {entity.cursor} held)"
     return "no: read whole each sync"

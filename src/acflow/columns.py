@@ -206,6 +206,7 @@ class BatchBuilder:
         self.zone = zone if isinstance(zone, AccountZone) else AccountZone(override=zone)
         self.types: dict[str, ColType] = dict(entity.columns)
         self.degraded: dict[str, str] = {}  # column -> why it is kept as text
+        self.omit: set[str] = set()  # columns left empty: side-load id arrays a full read has not (sync.SideLoad)
         self.fallbacks = 0  # batches Arrow could not read exactly, typed from dicts instead
         self.overflow: set[str] = set()  # unknown fields past MAX_NEW_COLUMNS, kept in EXTRA_FIELDS
         self.left_out = 0  # values of those past EXTRA_BYTES in their record, not kept
@@ -325,7 +326,7 @@ class BatchBuilder:
         zone = self.zone.zone
         arrays = []
         for name, kind in self.types.items():
-            values = columns.get(name)
+            values = None if name in self.omit else columns.get(name)
             if values is None:
                 arrays.append(pa.nulls(rows, ARROW_TYPES[kind]))
                 continue

@@ -22,7 +22,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -338,6 +338,12 @@ class Mirror:
             self.con.execute(f"INSERT OR REPLACE INTO {META}.accounts VALUES (?, ?, ?, now())",
                              [account_url, zone, json.dumps(evidence)])
 
+    def forget_full(self, account_url: str, entity: str) -> None:
+        """The entity's next sync reads it in full (what it holds may be behind the API)."""
+        with self.lock:
+            self.con.execute(f"UPDATE {META}.state SET full_synced_at = NULL WHERE account = ? AND entity = ?",
+                             [account_url, entity])
+
     def newest(self, account_url: str, entity: str, column: str, fallback: str | None) -> datetime | None:
         """The cursor of an incremental fetch: derived from committed rows, so it can never run ahead."""
         value = f"coalesce({quote(column)}, {quote(fallback)})" if fallback else quote(column)
@@ -505,8 +511,12 @@ class Load:
             self.rows += batch.num_rows
 
     @_disk_errors
-    def commit(self, *, full: bool, stub_flag: str | None = None) -> Changes:
-        """Merge the staging rows in, in one transaction (see the module's docstring)."""
+    def commit(self, *, full: bool, stub_flag: str | None = None,
+               owners: tuple[str, Sequence[object]] | None = None) -> Changes:
+        """Merge the staging rows in, in one transaction (see the module's docstring).
+
+        `owners` = (column, ids): the staging rows are every row of those owners (the custom field
+        values side-loaded with changed contacts), so their rows not among them are marked gone."""
         final = f"{quote(self.schema_name)}.{quote(self.entity)}"
         with self._writing:
             if self._writer is not None:  # the staging rows, now visible to the merge
@@ -524,7 +534,7 @@ class Load:
                 con.execute(f"SET memory_limit = '{self.mirror.limit(MERGE_MEMORY_LIMIT)}'")
             con.execute("BEGIN TRANSACTION")
             try:
-                changes = self._merge(con, final, full, stub_flag)
+                changes = self._merge(con, final, full, stub_flag, owners)
                 con.execute(
                     f"INSERT OR REPLACE INTO {META}.state VALUES (?, ?, ?, now(), "
                     f"CASE WHEN ? THEN now() ELSE (SELECT full_synced_at FROM {META}.state "
@@ -543,7 +553,8 @@ class Load:
                         con.execute(f"SET memory_limit = '{self.mirror.limit(SYNC_MEMORY_LIMIT)}'")
         return changes
 
-    def _merge(self, con: duckdb.DuckDBPyConnection, final: str, full: bool, stub_flag: str | None) -> Changes:
+    def _merge(self, con: duckdb.DuckDBPyConnection, final: str, full: bool, stub_flag: str | None,
+               owners: tuple[str, Sequence[object]] | None = None) -> Changes:
         """In steps of about MERGE_ROWS ids, with nothing big kept inside the transaction (DuckDB
         holds a table made inside one in memory): a merge fits its memory limit at any size."""
         staging = self.staging
@@ -598,6 +609,12 @@ class Load:
                         f"UPDATE {final} SET {DELETED_AT} = now(), {SEQ} = {changes.seq} WHERE {within} "
                         f"AND {DELETED_AT} IS NULL AND id NOT IN (SELECT id FROM {staging} WHERE {within})"
                     ).fetchone()[0]
+            if owners is not None and owners[1]:  # the owners' rows not sent again are gone
+                _acflow_owners = pa.table({"o": pa.array([str(o) for o in owners[1]], pa.string())})
+                changes.removed += con.execute(
+                    f"UPDATE {final} SET {DELETED_AT} = now(), {SEQ} = {changes.seq} WHERE {DELETED_AT} IS NULL "
+                    f"AND CAST({quote(owners[0])} AS VARCHAR) IN (SELECT o FROM _acflow_owners) "
+                    f"AND id NOT IN (SELECT id FROM {staging} WHERE id IS NOT NULL)").fetchone()[0]
             con.execute("DROP TABLE IF EXISTS _acflow_changed")
             con.execute(f"DROP TABLE {staging}")
         changes.unchanged = fetched - changes.inserted - changes.updated - changes.stubs_kept_out

@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from . import catalog
 from .account import Account
 from .catalog import Entity
@@ -213,20 +215,69 @@ async def _in_turn(turn: asyncio.Lock, work: Callable[..., Any], *args: Any) -> 
         return await asyncio.to_thread(work, *args)
 
 
+@dataclass
+class SideLoad:
+    """An entity read with its parent's incremental read (catalog.Via: contacts' fieldValues through
+    include=fieldValues), loaded into its own table and committed just before the parent's."""
+
+    entity: Entity
+    result: EntityResult
+    builder: Any = None  # columns.BatchBuilder
+    load: Any = None  # mirror.Load
+    owners: list[Any] = field(default_factory=list)  # every parent read: their rows are replaced
+    pages: list[Page] = field(default_factory=list)  # waiting to be typed
+    rows: int = 0
+    error: str | None = None  # why the side-load could not be used (the entity is then read in full next time)
+    committed: bool = False
+
+
+def side_loaded(body: bytes, parent: Entity, via: catalog.Via) -> tuple[Page, list[Any]]:
+    """The records a parent's page side-loads (`include=`), as a Page of their own, and the
+    parents they belong to (every parent on the page: a parent without any has none left).
+    Each parent's id array (`"fieldValues": ["12", ...]`) must be matched by side-loaded records:
+    a side-load left short would otherwise delete the values it left out."""
+    from .client import RawPage
+
+    doc = orjson.loads(body)
+    values = doc.get(via.include) if isinstance(doc, dict) else None
+    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
+        raise ValueError(f"{parent.name}: include={via.include} was asked for, and the answer has no "
+                         f"{via.include!r} list")
+    parents = [p for p in doc.get(parent.key) or [] if isinstance(p, dict)]
+    sent = {str(v.get("id")) for v in values}
+    for p in parents:
+        listed = p.get(via.include)
+        missing = [str(i) for i in listed if str(i) not in sent] if isinstance(listed, list) else []
+        if missing:
+            raise ValueError(f"{parent.single} {p.get('id')} lists {via.include} {missing[0]}, which the "
+                             "answer did not side-load")
+    raw = RawPage(orjson.dumps({via.include: values}), via.include, [v.get("id") for v in values], None)
+    return Page(raw), [p.get("id") for p in parents]
+
+
 async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: AccountZone, result: EntityResult,
                        run_id: str, on_progress: ProgressCallback | None, full: bool = False,
-                       full_every: timedelta | None = DEFAULT_FULL_EVERY, turns: _Turns | None = None) -> None:
+                       full_every: timedelta | None = DEFAULT_FULL_EVERY, turns: _Turns | None = None,
+                       planned: tuple[str, list[dict[str, str]]] | None = None,
+                       side: SideLoad | None = None) -> None:
     from .columns import BatchBuilder
 
     turns = turns or _Turns()
     started = datetime.now().astimezone()
-    result.fetch, reads = await asyncio.to_thread(
+    result.fetch, reads = planned or await asyncio.to_thread(
         plan_fetch, mirror, client.account.url, entity, zone.zone, full=full, full_every=full_every)
     result.since = next(iter(reads[0].values()), None)
+    builder = BatchBuilder(entity, zone)
+    via = side.entity.via if side is not None else None
+    if side is not None and via is not None:
+        reads = [{**r, "include": via.include} for r in reads]
+        builder.omit.add(via.include)  # the records' id arrays: a full read has none, so rows stay alike
+        side.builder = BatchBuilder(side.entity, zone)
+        side.load = await asyncio.to_thread(mirror.load, client.account.url, side.entity.name,
+                                            side.builder.schema())
     clock = time.monotonic()
     stats = RequestStats()
     progress = PageProgress()
-    builder = BatchBuilder(entity, zone)
     load = await asyncio.to_thread(mirror.load, client.account.url, entity.name, builder.schema())
     buffer: list[Page] = []
     buffered = buffered_bytes = 0
@@ -237,6 +288,11 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
 
     async def hand_over(batch: list[Page] | None) -> None:
         nonlocal building, writing
+        if side is not None and (side.pages or batch is None):  # small: typed and written in turn
+            values, side.pages = side.pages, []
+            if values:
+                typed = await _in_turn(turns.typing, side.builder.build_pages, values)
+                await _in_turn(turns.writing, side.load.append, typed)
         if building is not None:
             typed = await building
             building = None
@@ -253,6 +309,16 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
                 buffer.append(page)
                 buffered += len(page)
                 buffered_bytes += len(page.raw.body)
+                if side is not None and via is not None and side.error is None:
+                    try:
+                        values, owners = side_loaded(page.raw.body, entity, via)
+                    except ValueError as exc:  # the parents still go in; the entity is read in full next time
+                        side.error, side.pages = str(exc), []
+                    else:
+                        side.owners += owners
+                        side.rows += len(values)
+                        if len(values):
+                            side.pages.append(values)
                 if buffered >= BATCH_ROWS or buffered_bytes >= BATCH_BYTES:
                     batch, buffer, buffered, buffered_bytes = buffer, [], 0, 0
                     await hand_over(batch)
@@ -263,6 +329,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
         if writing is not None:
             await writing
             writing = None
+        if side is not None:  # first: values are never behind the parents' cursor (see _commit_side)
+            await _commit_side(mirror, client.account.url, side)
         changes = await asyncio.to_thread(load.commit, full=result.fetch == "full", stub_flag=entity.stub_flag)
         result.fetched = load.rows
         result.rows, result.inserted, result.updated = changes.rows, changes.inserted, changes.updated
@@ -278,6 +346,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
             await asyncio.gather(*(f for f in (building, writing) if f is not None), return_exceptions=True)
         finally:  # even if cancelled meanwhile
             await asyncio.to_thread(load.abort)
+            if side is not None and side.load is not None and not side.committed:
+                await asyncio.to_thread(side.load.abort)
         result.status = "failed"
         result.error = str(exc) if isinstance(exc, AcflowError) else f"{type(exc).__name__}: {exc}"
     except BaseException:  # cancelled or interrupted: nothing of this load stays
@@ -285,6 +355,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
             if f is not None:
                 f.cancel()
         load.abort()
+        if side is not None and side.load is not None and not side.committed:
+            side.load.abort()
         result.status = "failed"
         raise
     finally:
@@ -300,6 +372,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
         result.exact_fallbacks = builder.fallbacks
         if on_progress:
             on_progress(entity.name, progress, stats)
+        if side is not None:
+            await _finish_side(mirror, client.account.url, side, result, run_id, started)
         await asyncio.to_thread(
             mirror.log_run, run_id=run_id, account=client.account.url, entity=entity.name,
             started=started, ended=datetime.now().astimezone(), fetch_kind=result.fetch,
@@ -307,6 +381,67 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
             rows=result.rows, inserted=result.inserted, updated=result.updated, removed=result.removed,
             stubs=result.stubs, status=result.status, error=result.error,
         )
+
+
+async def _commit_side(mirror: Mirror, account_url: str, side: SideLoad) -> None:
+    """Merge the side-loaded records in: each parent read gets exactly the records sent with it.
+    Committed before the parents, so a crash in between only has the next sync read those parents
+    (and their records) again. A side-load that could not be used or merged has the entity read in
+    full next time, and the parents are committed only once that is recorded (forget_full raises
+    otherwise): their cursor never moves past records not held."""
+    if side.error is None:
+        try:
+            changes = await asyncio.to_thread(side.load.commit, full=False,
+                                              owners=(side.entity.via.owner, side.owners))  # type: ignore[union-attr]
+        except Exception as exc:
+            side.error = str(exc) if isinstance(exc, AcflowError) else f"{type(exc).__name__}: {exc}"
+        else:
+            side.committed = True
+            r = side.result
+            r.fetched, r.rows, r.inserted, r.updated = side.rows, changes.rows, changes.inserted, changes.updated
+            r.removed, r.unchanged = changes.removed, changes.unchanged
+            r.table = mirror.table(account_url, side.entity.name)
+            return
+    await asyncio.to_thread(side.load.abort)
+    side.committed = True  # nothing left to abort
+    await asyncio.to_thread(mirror.forget_full, account_url, side.entity.name)
+
+
+async def _finish_side(mirror: Mirror, account_url: str, side: SideLoad, parent: EntityResult, run_id: str,
+                       started: datetime) -> None:
+    """The side-loaded entity's result and its line in the run log."""
+    r = side.result
+    r.fetch, r.since, r.seconds = "incremental", parent.since, parent.seconds
+    if side.error is not None:
+        r.status, r.error = "failed", f"{side.error}; it is read in full at the next sync"
+    elif r.table == "":  # not merged: the parents' read failed, and what the mirror holds stays
+        r.status, r.error = "failed", f"{parent.entity} did not sync: {parent.error or parent.incomplete}"
+    await asyncio.to_thread(
+        mirror.log_run, run_id=run_id, account=account_url, entity=side.entity.name, started=started,
+        ended=datetime.now().astimezone(), fetch_kind=f"with {parent.entity}", requests=0, retries=0,
+        rate_limited=0, rows=r.rows, inserted=r.inserted, updated=r.updated, removed=r.removed, stubs=0,
+        status=r.status, error=r.error)
+
+
+def plan_side_loads(mirror: Mirror, account_url: str, entities: Sequence[Entity],
+                    plans: dict[str, tuple[str, list[dict[str, str]]]], *, full: bool,
+                    full_every: timedelta | None) -> dict[str, Entity]:
+    """{parent: entity} for entities read with their parent's incremental read (catalog.Via): the
+    parent is read incrementally, and the entity holds a full read younger than `full_every`. An
+    entity not asked for is kept up to date too, so a sync of contacts alone never leaves their
+    values behind; one asked for and not side-loaded reads itself in full."""
+    out: dict[str, Entity] = {}
+    for e in catalog.CATALOG.values():
+        via = e.via
+        if via is None or plans.get(via.parent, ("full",))[0] != "incremental" or full:
+            continue
+        state = mirror.state(account_url, e.name)
+        if state is None or state.full_synced_at is None:
+            continue
+        if full_every is not None and datetime.now(UTC) - state.full_synced_at >= full_every:
+            continue
+        out[via.parent] = e
+    return out
 
 
 class MirrorAt:
@@ -368,12 +503,23 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
             await probe_zone(c, zone)
         summary = SyncSummary(account.url, str(mirror.path), run_id, zone.zone)
         summary.entities = [EntityResult(e.name) for e in entities]
+        plans = {e.name: await asyncio.to_thread(plan_fetch, mirror, account.url, e, zone.zone, full=full,
+                                                 full_every=full_every) for e in entities}
+        sides = await asyncio.to_thread(plan_side_loads, mirror, account.url, entities, plans, full=full,
+                                        full_every=full_every)
+        by_name = {r.entity: r for r in summary.entities}
+        for child in sides.values():  # side-loaded: reported, but not read on its own
+            if child.name not in by_name:
+                by_name[child.name] = EntityResult(child.name)
+                summary.entities.append(by_name[child.name])
+        riding = {c.name for c in sides.values()}
         turns = _Turns()
         with mirror.frugal():
             await asyncio.gather(*(
-                _sync_entity(c, mirror, e, zone, r, run_id, on_progress, full=full, full_every=full_every,
-                             turns=turns)
-                for e, r in zip(entities, summary.entities, strict=True)
+                _sync_entity(c, mirror, e, zone, by_name[e.name], run_id, on_progress, full=full,
+                             full_every=full_every, turns=turns, planned=plans[e.name],
+                             side=SideLoad(sides[e.name], by_name[sides[e.name].name]) if e.name in sides else None)
+                for e in entities if e.name not in riding
             ))
         if zone.learnt_zone:  # what the dates say is kept, not an override
             await asyncio.to_thread(mirror.set_zone, account.url, zone.learnt_zone, zone.evidence.to_json())

@@ -14,7 +14,8 @@ They need no key and are neither rate limited nor counted in the stats.
     DELETE /_sandbox/faults              clears them
     GET    /_sandbox/settings            rate limit, latency, churn...
     POST   /_sandbox/settings            {"rate_limit": 5, "rate_limit_status": 503, "latency_ms": 50,
-                                          "jitter": 0.2, "churn": "contacts=20"}
+                                          "jitter": 0.2, "churn": "contacts=20",
+                                          "value_bumps_record": false}
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class Control:
 
     def _settings(self, body: dict[str, Any]) -> None:
         server = self.server
-        unknown = set(body) - {"rate_limit", "rate_limit_status", "latency_ms", "jitter", "churn", "slow_seconds"}
+        unknown = set(body) - {"rate_limit", "rate_limit_status", "latency_ms", "jitter", "churn", "slow_seconds",
+                               "value_bumps_record"}
         if unknown:
             raise ValueError(f"unknown settings {sorted(unknown)}")
         if "rate_limit" in body or "rate_limit_status" in body:
@@ -104,5 +106,7 @@ class Control:
                                None if jitter is None else float(jitter))
         if "churn" in body:
             server.set_churn(body["churn"])
+        if "value_bumps_record" in body:
+            server.set_value_bumps_record(bool(body["value_bumps_record"]))
         if "slow_seconds" in body:
             server.set_faults(server.faults.faults, float(body["slow_seconds"]))

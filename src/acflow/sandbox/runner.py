@@ -34,10 +34,10 @@ class Sandbox:
                  churn: str | Mapping[str, float] | None = None, admin_key: str = ADMIN_KEY,
                  restricted_key: str = RESTRICTED_KEY, timezone: str = "America/Chicago",
                  restricted_denied: tuple[str, ...] = (), cache_mb: int = 256,
-                 user_timezone: str | None = USER_ZONE) -> None:
+                 user_timezone: str | None = USER_ZONE, value_bumps_record: bool = True) -> None:
         self.config = Config(host, port, seed, sizes, latency_ms, jitter, rate_limit, rate_limit_status,
                              faults, slow_seconds, churn, admin_key, restricted_key, timezone,
-                             tuple(restricted_denied), cache_mb, user_timezone)
+                             tuple(restricted_denied), cache_mb, user_timezone, value_bumps_record)
         self._server: SandboxServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -163,6 +163,10 @@ class Sandbox:
 
     def settings(self) -> dict[str, Any]:
         return self._call(self.server.settings)
+
+    def set_value_bumps_record(self, on: bool) -> None:
+        """Whether a custom field value's change moves its record's update time (until reset)."""
+        self._call(self.server.set_value_bumps_record, on)
 
 
 def serve(config: Config | None = None, on_ready: Callable[[SandboxServer], None] | None = None,

@@ -81,6 +81,9 @@ class Config:
     # The admin key's user lives in another zone than the account, as on real accounts (reference 8.1):
     # its localZoneid must never be taken for the zone of the account's dates.
     user_timezone: str | None = USER_ZONE
+    # Whether a change of a custom field value (mutate or edit of fieldValues...) moves its record's
+    # update time (a contact's udate). ActiveCampaign does not document it; a sync must be right either way.
+    value_bumps_record: bool = True
 
     def __post_init__(self) -> None:
         if self.rate_limit_status not in (429, 503):
@@ -169,8 +172,28 @@ class SandboxServer:
             self._churn_task = asyncio.get_running_loop().create_task(self.churn.run())
         return rates
 
+    def _bump_owners(self, entity: str, ids: list[int]) -> None:
+        """Contacts' custom field values changed: the contacts' udate moves too, if the setting says so
+        (values read with their records' incremental read, catalog.Via; deals' and accounts' are not)."""
+        fs = next((f for f in SETS.values() if f.data == entity and CATALOG[entity].via is not None), None)
+        if not self.config.value_bumps_record or fs is None or not ids or fs.parent not in self.world.tables:
+            return
+        values, parents = self.world.tables[entity], self.world.tables[fs.parent]
+        column = next((c for c in (fs.owner, "contact", "record") if c in values.aux), None)
+        if column is None:
+            return
+        at = np.searchsorted(values.ids[: values.n], np.array(ids, dtype=np.int64))
+        owners = values.aux[column][np.clip(at, 0, max(values.n - 1, 0))]
+        rows = [r for r in (parents.row_of(int(o)) for o in set(owners.tolist())) if r is not None]
+        if rows:
+            parents.touch(np.array(sorted(rows), dtype=np.int64), self.world.clock.now())
+            for other, p in PROFILES.items():
+                if fs.parent in p.depends:
+                    self.world.tables[other].changed()
+
     def mutate(self, entity: str, **counts: int) -> dict[str, object]:
         done = self.world.mutate(entity, **counts)
+        self._bump_owners(str(done["entity"]), [*done["created"], *done["updated"], *done["deleted"]])  # type: ignore[misc]
         for kind in ("created", "updated", "deleted", "soft_deleted"):
             if done[kind]:
                 self.stats.mutated(f"{done['entity']}.{kind}", len(done[kind]))  # type: ignore[arg-type]
@@ -178,6 +201,7 @@ class SandboxServer:
 
     def edit(self, entity: str, **changes: Any) -> dict[str, object]:
         done = self.world.edits.edit(self.world, entity, **changes)
+        self._bump_owners(done["entity"], [*done["created"], *done["updated"], *done["deleted"]])
         for kind in ("created", "updated", "deleted"):
             if done[kind]:
                 self.stats.mutated(f"{done['entity']}.{kind}", len(done[kind]))
@@ -188,7 +212,11 @@ class SandboxServer:
         return {"rate_limit": c.rate_limit, "rate_limit_status": c.rate_limit_status,
                 "latency_ms": c.latency_ms, "jitter": c.jitter, "slow_seconds": c.slow_seconds,
                 "faults": self.faults.describe(), "churn": self.churn.rates, "seed": c.seed,
-                "sizes": self.world.sizes, "timezone": c.timezone, "user_timezone": c.user_timezone}
+                "sizes": self.world.sizes, "timezone": c.timezone, "user_timezone": c.user_timezone,
+                "value_bumps_record": c.value_bumps_record}
+
+    def set_value_bumps_record(self, on: bool) -> None:
+        self.config = replace(self.config, value_bumps_record=bool(on))
 
     # ---- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -308,10 +336,39 @@ class SandboxServer:
         if owner is not None and not profile.parent_column:  # one record's custom field values
             rows = world.edits.owned(world, profile.name, rows, owner)
         page = rows[q.offset:q.offset + q.limit]
-        records = b"[" + b",".join(self._records(profile, page, who)) + b"]"
+        bodies = self._records(profile, page, who)
+        sideloads = profile.sideloads(world, table, page, who)
+        for name in (query.get("include") or "").split(","):
+            included = self._included(profile, name.strip(), page, who)
+            if included is not None:  # each record names its side-loaded ids; the records come beside
+                bodies = [orjson.dumps({**orjson.loads(b), name.strip(): [str(i) for i in ids]})
+                          for b, ids in zip(bodies, included[1], strict=True)]
+                sideloads = {name.strip(): included[0], **sideloads}
+        records = b"[" + b",".join(bodies) + b"]"
         meta = profile.meta(world, table, rows, query)  # None: this endpoint sends no meta
-        return 200, _envelope(profile.sideloads(world, table, page, who), profile.entity.key, records,
-                              None if meta is None else orjson.dumps(meta))
+        return 200, _envelope(sideloads, profile.entity.key, records, None if meta is None else orjson.dumps(meta))
+
+    def _included(self, profile: Profile, name: str, page: np.ndarray,
+                  who: Principal) -> tuple[list[bytes], list[list[int]]] | None:
+        """`include=fieldValues` on /contacts: every value of the page's records (rendered) and each
+        record's value ids; None for an include the sandbox does not serve, or the key may not read."""
+        data = self.subs.get((profile.entity.path, name))
+        fs = next((f for f in SETS.values() if f.parent == profile.name and data is not None
+                   and f.data == data.name), None)
+        if fs is None or data is None or (not who.admin and data.name in self.config.restricted_denied):
+            return None
+        world = self.world
+        values = world.tables[data.name]
+        column = next((c for c in (fs.owner, "contact", "record") if c in values.aux), None)
+        owners = world.tables[profile.name].ids[page]
+        if column is None or not len(page):
+            return [], [[] for _ in range(len(page))]
+        alive = values.alive_rows()
+        order, keys = values.memo(("by-owner", column), lambda: _by_owner(values.aux[column], alive))  # type: ignore[misc]
+        lo, hi = np.searchsorted(keys, owners, side="left"), np.searchsorted(keys, owners, side="right")
+        per = [order[a:b] for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+        rows = np.concatenate(per) if per else np.array([], dtype=np.int64)
+        return world.render(data.name, rows), [values.ids[r].tolist() for r in per]
 
     def _one(self, profile: Profile, record_id: str, who: Principal) -> tuple[int, bytes]:
         world, table = self.world, self.world.tables[profile.name]
@@ -377,6 +434,12 @@ class SandboxServer:
         if transport is not None:
             transport.close()  # sends what was written, then FIN: the body stops short
         return response
+
+
+def _by_owner(owner: np.ndarray, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Live rows sorted by owner (then row), and their owners: each record's rows are one slice."""
+    order = alive[np.argsort(owner[alive], kind="stable")]
+    return order, owner[order]
 
 
 def _envelope(sideloads: Mapping[str, list], key: str, value: bytes, meta: bytes | None = None) -> bytes:
