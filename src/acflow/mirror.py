@@ -42,6 +42,7 @@ META = "_acflow"
 # DuckDB's memory while a sync writes, and while it merges a load in: a 1M-contact sync stays
 # under 300 MB, as fast as with more, and a merge where every row changed fits (benchmarks/memory.py)
 SYNC_MEMORY_LIMIT = "32MB"
+PUBLISH_MEMORY_LIMIT = "64MB"  # streaming to a server: the query's working set, not the blocks it read
 MERGE_MEMORY_LIMIT = "64MB"
 # Committing and checkpointing a table pins blocks per column: a load of records wider than the
 # catalog says (unknown fields) gets this much more memory per column it adds, or DuckDB runs out
@@ -267,6 +268,24 @@ class Mirror:
                     with contextlib.suppress(duckdb.Error):  # never in place of the sync's own error
                         self.con.execute("RESET memory_limit")
                         self.con.execute("RESET threads")
+
+    @contextlib.contextmanager
+    def lean(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for streaming the mirror out to a database server: capped as a sync is, since
+        DuckDB otherwise keeps every block it read cached (1M contacts to PostgreSQL peaked at
+        344 MB, 255 MB capped, at the same speed); what a big query cannot hold spills to disk."""
+        with self.lock:
+            if self._frugal:  # a sync's cap is already on
+                yield self.con
+                return
+            self.con.execute(f"SET memory_limit = '{PUBLISH_MEMORY_LIMIT}'")
+            self.con.execute("SET threads = 1")
+            try:
+                yield self.con
+            finally:
+                with contextlib.suppress(duckdb.Error):  # never in place of the write's own error
+                    self.con.execute("RESET memory_limit")
+                    self.con.execute("RESET threads")
 
     def limit(self, base: str) -> str:
         """A frugal memory limit, once per load in progress and raised for the columns they hold

@@ -17,7 +17,7 @@ from .base import Destination, Rows, why
 
 LOCK_TIMEOUT = 600  # seconds a run waits for another acflow run writing the same table
 WRITE_TIMEOUT = 60  # seconds without the server reading the upload before it counts as gone
-CSV_ROWS = 20_000  # rows per batch made while the server loads the last (10 MB of contacts)
+CSV_ROWS = 10_000  # rows per batch made while the server loads the last (5 MB of contacts)
 GRANTS = "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER"
 # the session every write runs in: errors instead of silently truncated values, literals whose only
 # escape is '' (DuckDB writes them), TIMESTAMP columns read as UTC, a long wait for a busy table

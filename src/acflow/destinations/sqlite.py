@@ -89,7 +89,11 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
                         db.execute(f"ALTER TABLE {table} ADD COLUMN {quote(n)} {_TYPES.get(t, 'TEXT')}")
                 if mode == "merge":
                     db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {stage})")
-                    db.executemany(f"DELETE FROM {table} WHERE id = ?", [(i,) for i in rows.gone])
+                    # one pass: a DELETE per gone id scanned the whole table each time (2,000 took 74 s)
+                    db.execute("CREATE TEMP TABLE IF NOT EXISTS _acflow_gone (id)")
+                    db.execute("DELETE FROM _acflow_gone")
+                    db.executemany("INSERT INTO _acflow_gone VALUES (?)", [(i,) for i in rows.gone])
+                    db.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _acflow_gone)")
                 db.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {stage}")
                 db.execute(f"DROP TABLE {stage}")
             db.execute("COMMIT")
