@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import DestinationError
 from ..spreadsheet import csv_timestamp_sql, protected, protected_sql
 from ..sqltext import quote
-from .base import Destination, Rows, WriteOptions
+from .base import EXTRACTED_AT, Destination, Rows, WriteOptions
 from .base import why as _why
 from .local import locked, move_into_place, run_interruptibly, sql_path, temp_beside
 
@@ -87,6 +87,13 @@ def _csv_header(path: Path, delimiter: str = ",") -> list[str]:
         return next(csv.reader(fh, delimiter=delimiter), [])
 
 
+def _with_old_rows(target: Path, select: str, names: list[str], sep: str) -> str:
+    old = (f"SELECT * FROM read_csv({sql_path(target)}, all_varchar = true, header = true, "
+           f"delim = '{sep.replace(chr(39), chr(39) * 2)}', quote = '\"', escape = '\"')")
+    cols = ", ".join(f"CAST({quote(n)} AS VARCHAR) AS {quote(n)}" for n in names)
+    return f"SELECT {cols} FROM ({old} UNION ALL BY NAME SELECT * FROM ({select}))"
+
+
 def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> int:
     assert dest.path is not None
     select = select_for(rows, dest.kind, options.neutralize)
@@ -109,9 +116,15 @@ def _write_file(con: duckdb.DuckDBPyConnection, select: str, kind: str, target: 
             new_cols = [d[0] for d in con.execute(f"DESCRIBE {select}").fetchall()]
             has_header = kind == "csv" and options.header
             old_cols = _csv_header(target, sep) if has_header else new_cols
+            added = [c for c in new_cols if c not in old_cols]
+            missing = [c for c in old_cols if c not in new_cols]
+            if has_header and added and not missing and EXTRACTED_AT not in added:  # not a replace's file
+                # a new field (a custom field made in ActiveCampaign): the file is rewritten with the
+                # column added at the right, empty in the old rows, which are read back as they are (text)
+                _write_file(con, _with_old_rows(target, select, old_cols + added, sep), kind, target, "replace",
+                            options)
+                return
             if old_cols != new_cols:
-                added = [c for c in new_cols if c not in old_cols]
-                missing = [c for c in old_cols if c not in new_cols]
                 what = "; ".join(p for p in (f"new: {', '.join(added)}" if added else "",
                                              f"gone: {', '.join(missing)}" if missing else "",
                                              "same names, other order" if not added and not missing else "") if p)
