@@ -10,7 +10,8 @@ A writer module (files.py, duckdb.py, postgres.py...) holds, at module level:
     write(rows, dest, mode, options) -> int  all or nothing; DestinationError with the old data intact
     check(dest) -> None                      optional: `acflow validate --connect` (answers? may create?)
 
-registry.py maps URI schemes and file suffixes to these modules; nothing else needs to know them.
+registry.py maps URI schemes, file suffixes and pasted web addresses to these modules; nothing else
+needs to know them.
 """
 
 from __future__ import annotations
