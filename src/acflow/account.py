@@ -26,11 +26,12 @@ def _shown(raw: str) -> str:
     return repr(raw if len(raw) <= 100 else raw[:100] + "...")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """Whether a host is this machine: the one place plain http:// (a sandbox, a stand-in) may go."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host or "").is_loopback
     except ValueError:
         return False
 
@@ -58,7 +59,7 @@ def normalize_url(url: str) -> str:
     if netloc != parts.netloc:
         what = "a user name and password; they were" if parts.password is not None else "a user name; it was"
         log.warning("the API URL held %s dropped (ActiveCampaign takes only the API key)", what)
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing plain http:// for {parts.hostname}: the API key would travel unencrypted; "
             "use https://"

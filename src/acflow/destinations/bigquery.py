@@ -21,7 +21,6 @@ emulator; on loopback it is used without credentials).
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 import uuid
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ..account import is_loopback
 from ..errors import ConfigError, DestinationError
 from .base import Destination, Rows, Server, WriteOptions, need, redact
 from .warehouse import (
@@ -135,20 +135,12 @@ def _client(dest: Destination) -> Any:
         except (ValueError, KeyError, OSError) as exc:
             raise ConfigError(f"{describe(dest)}: the credentials file {s.param('credentials')!r} is not a "
                               f"service-account key ({first_line(exc)})") from None
-    elif endpoint and _loopback(endpoint):
+    elif endpoint and is_loopback(urlsplit(endpoint).hostname):
         from google.auth.credentials import AnonymousCredentials
 
         credentials = AnonymousCredentials()
     return bigquery.Client(project=s.database, credentials=credentials, location=s.param("location"),
                            client_options=ClientOptions(api_endpoint=endpoint) if endpoint else None)
-
-
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _cause(exc: BaseException, dest: Destination) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..account import is_loopback
 from ..errors import AcflowError, ConfigError
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
@@ -144,7 +145,7 @@ def login(client_secrets: Path, *, open_browser: bool = True, port: int = 0, tim
 def _loopback(url: str) -> bool:
     """A token endpoint on this machine (a test's stand-in): never somewhere a token could leak to."""
     parts = urllib.parse.urlsplit(url)
-    return parts.scheme in ("http", "https") and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme in ("http", "https") and is_loopback(parts.hostname)
 
 
 def _write_private(target: Path, data: bytes) -> None:

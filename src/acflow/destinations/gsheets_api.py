@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from ..account import is_loopback
 from ..errors import ConfigError
 from ..ratelimit import MARGIN, RateLimiter
 
@@ -67,7 +68,7 @@ def endpoint() -> str:
     """The API root: ACFLOW_SHEETS_ENDPOINT or Google's. Plain http only to a loopback host."""
     url = (os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT).rstrip("/")
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+    if parts.scheme == "http" and is_loopback(parts.hostname):
         return url
     if parts.scheme != "https" or not parts.hostname:
         raise ConfigError(f"{ENDPOINT_ENV}={url!r}: write an https:// address (plain http:// only to 127.0.0.1)")
