@@ -425,15 +425,16 @@ def _create(conn: Any, name: str, cols: list[Column], key: str | None) -> None:
     conn.cursor().execute(f"CREATE TABLE {ident(name)} ({', '.join(defs)}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
 
 
-def _key(rows: Rows, cols: list[Column], mode: str) -> str | None:
-    """A table acflow creates gets PRIMARY KEY (id) unless it is for append (which repeats ids) or
-    the ids are not unique and present (a join in a flow)."""
+def _count_and_key(rows: Rows, cols: list[Column], mode: str) -> tuple[int, str | None]:
+    """The rows to send and the key of the table acflow creates for them, in one pass over the rows:
+    PRIMARY KEY (id) unless it is for append (which repeats ids) or the ids are not unique and
+    present (a join in a flow)."""
     col = next((c for c in cols if c.name == "id"), None)
     if mode == "append" or col is None or col.family != "integer":
-        return None
+        return rows.count(), None
     [(n, non_null, distinct)] = rows.con.execute(
         f"SELECT count(*), count(id), count(DISTINCT id) FROM ({rows.query})").fetchall()
-    return "primary" if n == non_null == distinct else None
+    return n, ("primary" if n == non_null == distinct else None)
 
 
 @dataclass
@@ -461,7 +462,6 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
     if mode == "merge" and not any(c.name == "id" for c in cols):
         raise DestinationError(f"cannot merge into {describe(dest)}: the rows have no id column; "
                                "use mode replace or append; the table is unchanged")
-    count = rows.count()
     run = _Run(connect(dest), dest, secrets.token_hex(6))
     try:
         _take_locks(run.conn, dest, run.token)
@@ -469,10 +469,13 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
         run.fast = _fast(run.conn, dest)
         existing = _existing(run.conn, dest)
         if existing is None or mode == "replace":
-            _swap_in(run, rows, cols, count, mode, existing is not None)
+            count, key = _count_and_key(rows, cols, mode)
+            _swap_in(run, rows, cols, count, key, existing is not None)
         elif mode == "append":
+            count = rows.count()
             _append(run, rows, cols, count, _fit(existing, cols, dest, mode))
         else:
+            count = rows.count()
             _merge(run, rows, cols, count, _fit(existing, cols, dest, mode), existing.id_key)
     except pymysql.err.Error as exc:
         raise DestinationError(failed(exc, dest)) from None
@@ -483,9 +486,9 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
     return count
 
 
-def _swap_in(run: _Run, rows: Rows, cols: list[Column], count: int, mode: str, exists: bool) -> None:
+def _swap_in(run: _Run, rows: Rows, cols: list[Column], count: int, key: str | None, exists: bool) -> None:
     """replace, or a first write in any mode: a complete staging table renamed into place."""
-    stage = run.create("stage", cols, _key(rows, cols, mode))
+    stage = run.create("stage", cols, key)
     _load(run, rows, cols, stage, count)
     cur, table = run.conn.cursor(), ident(run.dest.table or "")
     if exists:
