@@ -156,7 +156,7 @@ def write(rows: Rows, dest: Destination, mode: str, options: WriteOptions) -> in
                                f"or append; {UNCHANGED}")
     total = rows.count()
     creds = _credentials(dest)
-    with SheetsClient(creds.credentials, creds.identity) as api, _Progress(options, describe(dest), total) as shown:
+    with SheetsClient(creds.credentials, creds.identity) as api, _Progress(describe(dest), total) as shown:
         job = _Job(api, dest, creds, columns, mode, total, shown)
         try:
             job.run(rows)
@@ -524,7 +524,7 @@ class _Progress:
 
     EVERY = 3.0  # seconds between two lines on a terminal
 
-    def __init__(self, options: WriteOptions, where: str, total: int) -> None:
+    def __init__(self, where: str, total: int) -> None:
         self.where, self.total = where, total
         self.terminal = sys.stderr.isatty()
         self.last = time.monotonic()
