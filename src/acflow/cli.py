@@ -653,6 +653,26 @@ def auth_google_cmd(
               highlight=False, soft_wrap=True)
 
 
+# The commands of the larger parts live beside their code: acflow/<part>/command.py has
+# `register(app)`, adding its commands to this app; it imports only typer and this module at
+# load time (the rest inside the commands), so --help stays fast.
+PARTS = ("service", "ui", "report", "mcp", "workers")
+
+
+def _register_parts() -> None:
+    import importlib
+    import importlib.util
+
+    for part in PARTS:
+        name = f"{__package__}.{part}.command"
+        if importlib.util.find_spec(f"{__package__}.{part}") is None or importlib.util.find_spec(name) is None:
+            continue  # a part still being built
+        importlib.import_module(name).register(app)
+
+
+_register_parts()
+
+
 def main() -> None:
     """The `acflow` entry point: SIGTERM stops a command as Ctrl-C does; either before one runs is one line."""
     signal.signal(signal.SIGINT, _interrupted_at_start)
