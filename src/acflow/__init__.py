@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     )
     from .export import ExportSummary, export
     from .preview import preview
+    from .report import report
     from .run import RunSummary, run
     from .run import check as validate
     from .sync import SyncSummary, sync
@@ -44,6 +45,7 @@ __all__ = [
     "SyncSummary",
     "export",
     "preview",
+    "report",
     "run",
     "sync",
     "validate",
@@ -58,6 +60,7 @@ _WHERE: dict[str, tuple[str, str]] = {
     "ExportSummary": (".export", "ExportSummary"),
     "export": (".export", "export"),
     "preview": (".preview", "preview"),
+    "report": (".report", "report"),
     "RunSummary": (".run", "RunSummary"),
     "run": (".run", "run"),
     "validate": (".run", "check"),
