@@ -16,6 +16,7 @@ from acflow.catalog import CATALOG
 from acflow.sandbox.churn import parse_churn
 from acflow.sandbox.clock import USER_ZONE
 from acflow.sandbox.faults import parse_spec
+from acflow.sandbox.runner import account_names
 from acflow.sandbox.runner import serve as serve_forever
 from acflow.sandbox.server import ADMIN_KEY, DEFAULT_PORT, RESTRICTED_KEY, Config, SandboxServer
 from acflow.sandbox.world import DEFAULT_SIZES
@@ -83,6 +84,9 @@ def _banner(server: SandboxServer) -> None:
         f"faults {', '.join(server.faults.describe()) or 'none'}\n"
         f"  records: " + ", ".join(f"{n} {k}" for k, n in server.world.sizes.items()) + "\n"
         f"  stats:   {server.url}/_sandbox/stats\n"
+        + (f"  accounts: {len(server.tenants)} more at {server.url}/acct/NAME (NAME-admin-key): "
+           f"{', '.join(list(server.tenants)[:3])}{', ...' if len(server.tenants) > 3 else ''}\n"
+           if server.tenants else "") +
         "Press Ctrl-C to stop."
     )
 
@@ -104,6 +108,9 @@ def serve(
     user_timezone: str = typer.Option(USER_ZONE, "--user-timezone",
                                       help="The admin key's user's own zone (its localZoneid), which real "
                                            "accounts show can differ from the account's."),
+    accounts: int = typer.Option(0, "--accounts", min=0,
+                                 help="Serve this many more accounts beside the first, acct01...: each at "
+                                      "URL/acct/NAME with key NAME-admin-key, its own data, rate limit and stats."),
     cache_mb: int = typer.Option(256, "--cache-mb", min=0,
                                  help="Memory for rendered records per entity (more: faster repeat reads)."),
     **sizes: Any,
@@ -120,7 +127,7 @@ def serve(
     try:
         config = Config(host, port, seed, chosen, latency_ms, jitter, rate_limit, rate_limit_status,
                         faults or None, slow_seconds, churn or None, admin_key, restricted_key, timezone,
-                        cache_mb=cache_mb, user_timezone=user_timezone)
+                        cache_mb=cache_mb, user_timezone=user_timezone, accounts=account_names(accounts))
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     try:

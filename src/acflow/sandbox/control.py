@@ -1,8 +1,10 @@
 """Control endpoints under /_sandbox/: ask the sandbox what happened, or change it.
 
-They need no key and are neither rate limited nor counted in the stats.
+They need no key and are neither rate limited nor counted in the stats. In a many-account sandbox
+each account has its own under its prefix: /acct/NAME/_sandbox/stats, .../snapshot/{entity}, ...
 
     GET    /_sandbox/stats               requests, rate_limited, faults, by_path, max_in_any_second...
+                                         (and, with --accounts, each account's under "accounts")
     POST   /_sandbox/mutate              {"entity": "contacts", "create": 2, "update": 3, "delete": 1,
                                           "soft_delete": 1} -> the ids of each (ints)
     POST   /_sandbox/edit                {"entity": "fields", "create": [{"title": "Plan", "type": "date"}],
@@ -58,7 +60,12 @@ class Control:
         if path == "/_sandbox":
             return _json({"endpoints": ENDPOINTS, "url": server.url})
         if path == "/_sandbox/stats" and method == "GET":
-            return _json(server.stats.to_dict())
+            stats = server.stats.to_dict()
+            if server.tenants:  # the other accounts' own, in short (each in full at /acct/NAME/_sandbox/stats)
+                stats["accounts"] = {name: {k: t.stats.to_dict()[k] for k in ("requests", "rate_limited",
+                                                                               "max_in_any_second")}
+                                     for name, t in server.tenants.items()}
+            return _json(stats)
         if path == "/_sandbox/mutate" and method == "POST":
             entity = str(body.pop("entity", ""))
             unknown = set(body) - {"create", "update", "delete", "soft_delete"}

@@ -5,6 +5,10 @@
         sb.mutate("contacts", update=3)
         sb.stats()["requests"]
 
+Many accounts in one process: `Sandbox(accounts=30)` adds accounts acct01..acct30 beside the
+first, each at its own API URL (`sb.account_url("acct07")`, a path prefix) with its own data,
+keys (`sb.key_of("acct07")`), rate limit and stats; methods take `account=` to address one.
+
 Every method runs on the server's event loop thread, so it is safe to call
 from any thread while clients are talking to the server.
 """
@@ -34,10 +38,12 @@ class Sandbox:
                  churn: str | Mapping[str, float] | None = None, admin_key: str = ADMIN_KEY,
                  restricted_key: str = RESTRICTED_KEY, timezone: str = "America/Chicago",
                  restricted_denied: tuple[str, ...] = (), cache_mb: int = 256,
-                 user_timezone: str | None = USER_ZONE, value_bumps_record: bool = True) -> None:
+                 user_timezone: str | None = USER_ZONE, value_bumps_record: bool = True,
+                 accounts: int | list[str] = 0) -> None:
+        names = account_names(accounts) if isinstance(accounts, int) else tuple(accounts)
         self.config = Config(host, port, seed, sizes, latency_ms, jitter, rate_limit, rate_limit_status,
                              faults, slow_seconds, churn, admin_key, restricted_key, timezone,
-                             tuple(restricted_denied), cache_mb, user_timezone, value_bumps_record)
+                             tuple(restricted_denied), cache_mb, user_timezone, value_bumps_record, names)
         self._server: SandboxServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -109,6 +115,27 @@ class Sandbox:
             raise RuntimeError("the sandbox is not running")
         return self._server
 
+    def _of(self, account: str | None) -> SandboxServer:
+        """The first account's server, or account `account`'s (Sandbox(accounts=...))."""
+        if account is None:
+            return self.server
+        try:
+            return self.server.tenants[account]
+        except KeyError:
+            raise ValueError(f"no sandbox account {account!r}; accounts: {', '.join(self.accounts)}") from None
+
+    @property
+    def accounts(self) -> list[str]:
+        """The names of the accounts beside the first, in order."""
+        return list(self.config.accounts)
+
+    def account_url(self, account: str) -> str:
+        """Account `account`'s API URL, e.g. http://127.0.0.1:54321/acct/acct07."""
+        return self._of(account).url
+
+    def key_of(self, account: str) -> str:
+        return self._of(account).config.admin_key
+
     # ---- what clients need -----------------------------------------------------------------------
     @property
     def url(self) -> str:
@@ -132,12 +159,12 @@ class Sandbox:
         """Seed data, settings, faults and churn as at start (or with this seed/sizes); stats zeroed."""
         self._call(self.server.reset, seed, sizes)
 
-    def stats(self) -> dict[str, Any]:
-        return self._call(self.server.stats.to_dict)
+    def stats(self, account: str | None = None) -> dict[str, Any]:
+        return self._call(self._of(account).stats.to_dict)
 
     def mutate(self, entity: str, create: int = 0, update: int = 0, delete: int = 0,
-               soft_delete: int = 0) -> dict[str, Any]:
-        return self._call(self.server.mutate, entity, create=create, update=update, delete=delete,
+               soft_delete: int = 0, account: str | None = None) -> dict[str, Any]:
+        return self._call(self._of(account).mutate, entity, create=create, update=update, delete=delete,
                           soft_delete=soft_delete)
 
     def edit(self, entity: str, create: list[dict[str, Any]] | None = None,
@@ -145,12 +172,14 @@ class Sandbox:
         """Records created, changed or deleted with given values (see acflow.sandbox.edits)."""
         return self._call(self.server.edit, entity, create=create or [], update=update or [], delete=delete or [])
 
-    def snapshot(self, entity: str) -> list[dict[str, Any]]:
-        return self._call(lambda: self.server.world.snapshot(entity))
+    def snapshot(self, entity: str, account: str | None = None) -> list[dict[str, Any]]:
+        server = self._of(account)
+        return self._call(lambda: server.world.snapshot(entity))
 
-    def set_faults(self, faults: str | list[Fault] | None, slow_seconds: float | None = None) -> list[str]:
+    def set_faults(self, faults: str | list[Fault] | None, slow_seconds: float | None = None,
+                   account: str | None = None) -> list[str]:
         """A SPEC string (see acflow.sandbox.faults) or fault callables; None clears them."""
-        return self._call(self.server.set_faults, faults, slow_seconds)
+        return self._call(self._of(account).set_faults, faults, slow_seconds)
 
     def set_rate_limit(self, rps: float, status: int | None = None) -> None:
         self._call(self.server.set_rate_limit, rps, status)
@@ -167,6 +196,12 @@ class Sandbox:
     def set_value_bumps_record(self, on: bool) -> None:
         """Whether a custom field value's change moves its record's update time (until reset)."""
         self._call(self.server.set_value_bumps_record, on)
+
+
+def account_names(count: int) -> tuple[str, ...]:
+    """acct01, acct02, ... (as many digits as the count needs, at least two)."""
+    width = max(2, len(str(count)))
+    return tuple(f"acct{i:0{width}d}" for i in range(1, count + 1))
 
 
 def serve(config: Config | None = None, on_ready: Callable[[SandboxServer], None] | None = None,

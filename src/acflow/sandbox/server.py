@@ -17,6 +17,7 @@ import contextlib
 import copy
 import ipaddress
 import random
+import re
 import socket
 import struct
 import time
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import orjson
 from aiohttp import web
+from yarl import URL
 
 from acflow.catalog import CATALOG, Access
 from acflow.custom_fields import SETS, field_set
@@ -84,6 +86,9 @@ class Config:
     # Whether a change of a custom field value (mutate or edit of fieldValues...) moves its record's
     # update time (a contact's udate). ActiveCampaign does not document it; a sync must be right either way.
     value_bumps_record: bool = True
+    # More accounts in the same process, each under its own path prefix (/acct/NAME, an API URL of
+    # its own): own data (seed + its number), keys (NAME-admin-key), rate limit and stats
+    accounts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.rate_limit_status not in (429, 503):
@@ -92,6 +97,20 @@ class Config:
         for name in self.restricted_denied:
             if name not in CATALOG:
                 raise ValueError(f"unknown entity {name!r} in restricted_denied")
+
+
+TENANT = "/acct/"  # the path prefix of the accounts beside the first (Config.accounts)
+
+
+def tenant_config(config: Config, number: int, name: str) -> Config:
+    """Account `name` of a many-account sandbox: the first account's settings, its own seed and keys."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"sandbox account name {name[:60]!r} must be letters, digits, _ or -")
+    return replace(config, seed=config.seed + number + 1, admin_key=f"{name}-admin-key",
+                   restricted_key=f"{name}-restricted-key", accounts=(), faults=None, churn=None)
+
+
+NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _message(text: str) -> bytes:
@@ -117,6 +136,8 @@ class SandboxServer:
                           if "/{id}/" in p.entity.path})
         self._install(config, World(config.seed, config.sizes, config.timezone, cache_mb=config.cache_mb,
                                     user_zone=config.user_timezone))
+        self.tenants: dict[str, SandboxServer] = {
+            name: SandboxServer(tenant_config(config, i, name)) for i, name in enumerate(config.accounts)}
 
     # ---- state -------------------------------------------------------------------------------
     def _install(self, config: Config, world: World) -> None:
@@ -141,6 +162,8 @@ class SandboxServer:
         world = await asyncio.to_thread(World, config.seed, config.sizes, config.timezone,
                                         self.url or "http://127.0.0.1", config.cache_mb, config.user_timezone)
         self._install(config, world)
+        for tenant in self.tenants.values():  # each back to its own start-up data
+            await tenant.reset(None, sizes)
 
     def set_faults(self, faults: str | list[Fault] | None, slow_seconds: float | None = None) -> list[str]:
         """A SPEC string or fault callables (copied, so a reset starts them afresh); None clears."""
@@ -234,6 +257,10 @@ class SandboxServer:
         self.url = f"http://{_url_host(self.config.host)}:{self.port}"
         self.world.set_base_url(self.url)
         self.set_churn(self.churn.rates)
+        for name, tenant in self.tenants.items():
+            tenant.control = Control(tenant)
+            tenant.port, tenant.url = self.port, f"{self.url}{TENANT}{name}"
+            tenant.world.set_base_url(tenant.url)
 
     async def stop(self) -> None:
         if self._churn_task is not None:
@@ -245,6 +272,8 @@ class SandboxServer:
     # ---- the API ---------------------------------------------------------------------------------
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path
+        if path.startswith(TENANT) and self.tenants:
+            return await self._tenant(request)
         if path.startswith("/_sandbox"):
             return await self.control.handle(request)
         now = time.monotonic()
@@ -282,6 +311,16 @@ class SandboxServer:
             headers["RateLimit-Limit"] = str(limiter.capacity)
             headers["RateLimit-Remaining"] = str(remaining)
         return web.Response(body=body, status=status, headers=headers)
+
+    async def _tenant(self, request: web.BaseRequest) -> web.StreamResponse:
+        """/acct/NAME/api/3/... is account NAME's /api/3/... (its control endpoints too)."""
+        name, _, rest = request.rel_url.raw_path[len(TENANT):].partition("/")
+        tenant = self.tenants.get(name)
+        if tenant is None:
+            return web.Response(body=_message(f"No sandbox account {name[:60]!r}"), status=404,
+                                headers={"Content-Type": JSON})
+        url = URL.build(path="/" + rest, query_string=request.rel_url.raw_query_string, encoded=True)
+        return await tenant.handle(request.clone(rel_url=url))
 
     def _route(self, path: str) -> tuple[Profile | None, str | None, str]:
         """(profile, record id or None, stats label) of an API path; profile None if unknown."""
