@@ -104,6 +104,34 @@ class CsvSpec(_Strict):
     delimiter: str = Field(",", min_length=1, max_length=1)
 
 
+class ServeSpec(_Strict):
+    """`serve:` on a flow: its latest result at token URLs of `acflow serve` (/data/FLOW.csv, .json)."""
+
+    csv: bool = False
+    json_: bool = Field(False, alias="json")
+
+    @model_validator(mode="after")
+    def _some(self) -> ServeSpec:
+        if not (self.csv or self.json_):
+            raise ValueError("say what to serve: csv: true and/or json: true")
+        return self
+
+
+class ServiceSpec(_Strict):
+    """`service:`: settings of `acflow serve`."""
+
+    keep_runs: str = "90d"  # run history older than this is deleted (each flow's last run stays)
+
+    @field_validator("keep_runs")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from .sync import parse_duration
+
+        if parse_duration(value) is None:
+            raise ValueError("keep_runs: write how long to keep the run history, like 90d or 12w")
+        return value
+
+
 class FlowSpec(_Strict):
     description: str | None = None
     source: SourceSpec
@@ -131,6 +159,17 @@ class FlowSpec(_Strict):
     # lookups: [field]; acflow export --custom-fields long writes them beside); see custom_fields.py
     custom_fields: Literal["columns", "long", "off"] = "columns"
     custom_field_names: Literal["title", "perstag"] = "title"
+    serve: ServeSpec | None = None  # acflow serve: the result at token URLs
+
+    @field_validator("serve", mode="before")
+    @classmethod
+    def _serve_shorthand(cls, value: Any) -> Any:
+        """`serve: csv` or `serve: [csv, json]` for `serve: {csv: true, ...}`."""
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            return {str(v): True for v in value}
+        return value
 
     @field_validator("custom_fields", mode="before")
     @classmethod
@@ -164,6 +203,7 @@ class ConfigSpec(_Strict):
     full_refresh_every: str = "7d"  # contacts and deals read in full this often (deletions are found so)
     credentials: str | None = None  # gsheets:// flows: a service-account key file (JSON), unless a flow names its own
     accounts: dict[str, AccountSpec] = Field(default_factory=dict)
+    service: ServiceSpec = Field(default_factory=ServiceSpec)
     flows: dict[str, FlowSpec]
 
     @field_validator("full_refresh_every")

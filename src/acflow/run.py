@@ -13,6 +13,7 @@ Each flow run is logged in the mirror's `_acflow.flows` table (created here), wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -167,17 +168,20 @@ def _prepare(config: str | Path | Config, flows: Sequence[str] | None, accounts:
 
 
 def run(flows: Sequence[str] | None = None, *, config: str | Path | Config = DEFAULT_CONFIG,
-        accounts: Mapping[str, Account] | None = None, mirror: str | Path | None = None, sync: bool = True,
+        accounts: Mapping[str, Account] | None = None, mirror: str | Path | Mirror | None = None, sync: bool = True,
         timeout: float = 60.0, concurrency: int = 4, attempts: int = 8,
         on_progress: ProgressCallback | None = None) -> RunSummary:
     """Run flows of acflow.yaml (default: all); the CLI's `acflow run`.
 
     `accounts` gives Account objects by name instead of reading keys from the environment;
-    `sync=False` writes from the mirror as it is (a retry after a destination failed)."""
+    `sync=False` writes from the mirror as it is (a retry after a destination failed); `mirror` may be
+    an open Mirror (the service's), which is left open."""
     clock = time.monotonic()
-    cfg, names, accts, mirror_path = _prepare(config, flows, accounts, mirror, with_mates=True)
+    given = mirror if isinstance(mirror, Mirror) else None  # the service's, open for all its runs
+    cfg, names, accts, mirror_path = _prepare(config, flows, accounts, given.path if given else mirror,
+                                              with_mates=True)
     summary = RunSummary(str(cfg.path), str(mirror_path), uuid.uuid4().hex[:12])
-    with Mirror(mirror_path) as db:
+    with contextlib.nullcontext(given) if given else Mirror(mirror_path) as db:
         with db.cursor() as con:
             con.execute(_SETUP)
         prep = _Prepared(cfg, names, accts, db)

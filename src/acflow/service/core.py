@@ -1,0 +1,375 @@
+"""The service: acflow.yaml's flows on their schedules, queued per account, with their history.
+
+One object that the HTTP API, the web UI, the MCP server and the CLI all drive. It owns the
+scheduler (APScheduler 3, in a background thread), the runner (runner.py), the run history
+(history.py, in the mirror), the tokens (tokens.py) and the copies served at data URLs
+(served.py).
+
+The mirror is opened while something uses it (a run, a page asking for history) and closed a
+few seconds after the last user, so `acflow run` or `acflow runs` in another terminal can open
+it between runs (DuckDB lets one process write a file at a time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import Config, load
+from ..errors import AcflowError, ConfigError
+from . import history, served
+from .history import RunRecord
+from .runner import Runner, now
+from .tokens import Tokens
+
+if TYPE_CHECKING:
+    from ..account import Account
+    from ..mirror import Mirror
+    from ..run import RunSummary
+
+log = logging.getLogger("acflow.service")
+LINGER = 5.0  # seconds the mirror stays open after its last user
+DEFAULT_RETENTION = timedelta(days=90)
+
+
+@dataclass
+class FlowState:
+    name: str
+    source: str
+    destination: str
+    mode: str
+    schedule: str | None  # in words
+    next_run: datetime | None
+    last: RunRecord | None
+    serve: list[str] = field(default_factory=list)  # formats served at token URLs: csv, json
+    error: str | None = None  # the flow cannot run as written (acflow validate's line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flow": self.name, "source": self.source, "destination": self.destination, "mode": self.mode,
+                "schedule": self.schedule, "next_run": self.next_run.isoformat() if self.next_run else None,
+                "last": self.last.to_dict() if self.last else None, "serve": self.serve, "error": self.error}
+
+
+class Service:
+    """`Service(config_path).start()` runs the schedules; `.stop()` ends them (see runner.stop)."""
+
+    def __init__(self, config_path: str | Path, *, mirror: str | Path | None = None,
+                 accounts: Mapping[str, Account] | None = None, parallel: int = 4, schedules: bool = True,
+                 retention: timedelta | None = None) -> None:
+        self.config_path = Path(config_path)
+        self._given_accounts = dict(accounts or {})
+        self._cfg = load(self.config_path)
+        self._stamp = self._file_stamp()
+        self.mirror_path = Path(mirror) if mirror is not None else self._cfg.mirror_path()
+        self.state_dir = self.mirror_path.parent
+        self.tokens = Tokens(self.state_dir)
+        self.retention = retention or _retention(self._cfg) or DEFAULT_RETENTION
+        self._schedules_on = schedules
+        self._scheduler: Any = None
+        self._db: Mirror | None = None
+        self._db_users = 0
+        self._db_lock = threading.Lock()
+        self._db_timer: threading.Timer | None = None
+        self._health: dict[str, dict[str, Any]] = {}
+        self.on_finished: list[Callable[[RunRecord, RunSummary | None], None]] = []
+        self.runner = Runner(accounts_of=self._accounts_of, entities_of=self._entities_of, save=self._save,
+                             execute=self._execute, finished=self._finished, parallel=parallel)
+        with self.mirror() as db:
+            history.setup(db)
+            stale = history.abandoned(db, now())
+            if stale:
+                log.warning("%d run(s) were left unfinished by the last service; marked failed", stale)
+            history.prune(db, self.retention, now())
+
+    # -- acflow.yaml
+
+    def _file_stamp(self) -> tuple[float, int] | None:
+        try:
+            st = self.config_path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime, st.st_size)
+
+    def config(self) -> Config:
+        """The file as it is now: re-read when it changed (a broken file raises, the last good one stays in use)."""
+        if self._file_stamp() != self._stamp:
+            self.reload()
+        return self._cfg
+
+    def reload(self) -> list[str]:
+        """Re-read acflow.yaml (edited by hand or saved by the UI) and reschedule; returns its errors."""
+        stamp = self._file_stamp()
+        try:
+            cfg = load(self.config_path)
+        except ConfigError as exc:
+            self._stamp = stamp  # said once, not at every page
+            lines = getattr(exc, "errors", None) or [str(exc)]
+            log.error("acflow.yaml not reloaded (the last good version stays in use): %s", lines[0])
+            return list(lines)
+        self._cfg, self._stamp = cfg, stamp
+        if self._scheduler is not None:
+            self._schedule_all(catch_up=False)
+        return []
+
+    def _accounts_of(self, flow: str) -> frozenset[str]:
+        cfg = self.config()
+        if flow not in cfg.flows:
+            raise ConfigError(f"no flow named {flow!r} in {self.config_path} (it was removed)")
+        return frozenset(cfg.account_names(flow))
+
+    def _entities_of(self, flow: str) -> frozenset[str]:
+        from ..flows import needs
+
+        return frozenset(e for _, e in needs(self.config(), flow))
+
+    def accounts(self) -> dict[str, Account]:
+        cfg = self._cfg
+        return {name: self._given_accounts.get(name) or cfg.account(name) for name in cfg.spec.accounts}
+
+    # -- the mirror, shared
+
+    @contextlib.contextmanager
+    def mirror(self) -> Iterator[Mirror]:
+        from ..mirror import Mirror
+
+        with self._db_lock:
+            if self._db_timer is not None:
+                self._db_timer.cancel()
+                self._db_timer = None
+            if self._db is None:
+                self._db = Mirror(self.mirror_path)
+            self._db_users += 1
+            db = self._db
+        try:
+            yield db
+        finally:
+            with self._db_lock:
+                self._db_users -= 1
+                if self._db_users == 0:
+                    self._db_timer = threading.Timer(LINGER, self._close_if_idle)
+                    self._db_timer.daemon = True
+                    self._db_timer.start()
+
+    def _close_if_idle(self) -> None:
+        with self._db_lock:
+            if self._db_users == 0 and self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _save(self, record: RunRecord) -> None:
+        try:
+            with self.mirror() as db:
+                history.save(db, record)
+        except AcflowError as exc:  # a mirror that cannot be written is the run's problem, not the service's
+            log.error("run %s of %s not recorded: %s", record.run_id, record.flow, exc)
+
+    # -- runs
+
+    def trigger(self, flow: str, trigger: str = "manual", scheduled: datetime | None = None) -> RunRecord:
+        cfg = self.config()
+        if flow not in cfg.flows:
+            raise ConfigError(f"no flow named {flow!r} in {self.config_path}")
+        return self.runner.submit(flow, trigger, scheduled)
+
+    def _execute(self, flows: list[str], on_rows: Callable[[str, int], None]) -> RunSummary:
+        from ..run import run
+
+        cfg = self.config()
+
+        def progress(entity: str, page: Any, stats: Any) -> None:
+            on_rows(entity, page.rows)
+
+        with self.mirror() as db:
+            summary = run(flows, config=cfg, accounts=self.accounts(), mirror=db, on_progress=progress)
+            self._note_health(summary)
+            for result in summary.flows:
+                formats = served.formats(cfg, result.flow)
+                if formats and result.status in ("ok", "unchanged") and result.flow in flows:
+                    try:
+                        served.publish(cfg, result.flow, formats, self.accounts(), db, self.state_dir)
+                    except AcflowError as exc:
+                        result.status, result.error = "failed", f"the copy served at its data URL: {exc}"
+        return summary
+
+    def _note_health(self, summary: RunSummary) -> None:
+        for s in summary.syncs:
+            h = self._health.setdefault(s.account, {})
+            h["key_ok"] = True
+            h["checked"] = now()
+            h["stubs"] = sum(e.stubs for e in s.entities)
+            if any(e.rate_limited for e in s.entities):
+                h["last_429"] = now()
+
+    def _finished(self, record: RunRecord, summary: RunSummary | None) -> None:
+        if record.error and "refused the API key" in record.error:
+            for name in self._accounts_of_quiet(record.flow):
+                with contextlib.suppress(AcflowError):
+                    url = self.accounts()[name].url
+                    self._health.setdefault(url, {}).update(key_ok=False, checked=now())
+        for hook in self.on_finished:
+            try:
+                hook(record, summary)
+            except Exception:
+                log.exception("after run %s of %s", record.run_id, record.flow)
+
+    def _accounts_of_quiet(self, flow: str) -> frozenset[str]:
+        try:
+            return self._accounts_of(flow)
+        except AcflowError:
+            return frozenset()
+
+    def progress(self, run_id: str) -> dict[str, int]:
+        return self.runner.progress(run_id) or {}
+
+    def runs(self, flow: str | None = None, status: str | None = None, limit: int = 200) -> list[RunRecord]:
+        with self.mirror() as db:
+            return history.runs(db, flow, status, limit)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self.mirror() as db:
+            return history.get(db, run_id)
+
+    # -- what the pages show
+
+    def flows(self) -> list[FlowState]:
+        from ..flows import check_destination
+
+        cfg = self.config()
+        with self.mirror() as db:
+            last = history.last_finished(db)
+        out = []
+        for name, spec in cfg.flows.items():
+            src = spec.source
+            source = f"flow {src.flow}" if src.flow else f"{src.entity} ({', '.join(cfg.account_names(name))})"
+            try:
+                destination, error = check_destination(cfg, name).describe(), None
+            except AcflowError as exc:
+                destination, error = spec.to, str(exc)
+            sched = schedule_of(cfg, name)
+            out.append(FlowState(name, source, destination, spec.mode, describe(sched), next_run(sched, now()),
+                                 last.get(name), served.formats(cfg, name), error))
+        return out
+
+    def accounts_health(self) -> list[dict[str, Any]]:
+        cfg = self.config()
+        out = []
+        for name, spec in cfg.spec.accounts.items():
+            url = spec.url or f"${spec.url_env}"
+            with contextlib.suppress(AcflowError):
+                url = self.accounts()[name].url
+            h = self._health.get(url, {})
+            out.append({"name": name, "url": url, "key_ok": h.get("key_ok"), "restricted_stubs": h.get("stubs", 0),
+                        "last_429": h.get("last_429"), "checked": h.get("checked")})
+        return out
+
+    # -- data URLs
+
+    def rotate_token(self, flow: str) -> str:
+        if flow not in self.config().flows:
+            raise ConfigError(f"no flow named {flow!r} in {self.config_path}")
+        return self.tokens.make(flow)
+
+    def data_urls(self, flow: str, token: str | None, base: str = "") -> dict[str, str]:
+        shown = token or "TOKEN"
+        return {fmt: f"{base}/data/{flow}.{fmt}?token={shown}" for fmt in served.formats(self.config(), flow)}
+
+    # -- schedules
+
+    def start(self) -> None:
+        """Schedules on (catching up once on each flow that missed its time while the service was down)."""
+        if not self._schedules_on:
+            return
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": 300})
+        self._scheduler.start()
+        self._schedule_all(catch_up=True)
+
+    def _schedule_all(self, *, catch_up: bool) -> None:
+        cfg = self._cfg
+        self._scheduler.remove_all_jobs()
+        with self.mirror() as db:
+            taken = history.last_due(db) if catch_up else {}
+        current = now()
+        for name in cfg.flows:
+            spec = schedule_of(cfg, name)
+            if spec is None:
+                continue
+            from .schedule import trigger
+
+            self._scheduler.add_job(self._fire, trigger(spec), args=[name], id=name, name=name,
+                                    replace_existing=True)
+            if catch_up and name in taken:
+                from .schedule import latest_due
+
+                missed = latest_due(spec, taken[name], current)
+                if missed is not None:
+                    log.info("flow %s missed its run at %s while the service was down: one catch-up run",
+                             name, missed.isoformat(timespec="minutes"))
+                    self.runner.submit(name, "catch-up", missed)
+
+    def _fire(self, flow: str) -> None:
+        from .schedule import latest_due
+
+        spec = schedule_of(self._cfg, flow)
+        current = now()
+        scheduled = latest_due(spec, current - timedelta(days=8), current) if spec is not None else None
+        self.runner.submit(flow, "schedule", scheduled or current)
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        cfg = self.config()
+        return {name: next_run(schedule_of(cfg, name), now()) for name in cfg.flows}
+
+    def stop(self, grace: float = 30.0) -> list[RunRecord]:
+        """Schedules off, queued runs skipped, running ones given `grace` seconds; the runs still
+        going after it are returned (the caller exits: their writes are all or nothing)."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        still = self.runner.stop(grace)
+        if not still:
+            with self._db_lock:
+                if self._db_timer is not None:
+                    self._db_timer.cancel()
+                if self._db is not None and self._db_users == 0:
+                    self._db.close()
+                    self._db = None
+        return still
+
+
+def _retention(cfg: Config) -> timedelta | None:
+    from ..sync import parse_duration
+
+    text = getattr(getattr(cfg.spec, "service", None), "keep_runs", None)
+    return parse_duration(text) if text else None
+
+
+def schedule_of(cfg: Config, flow: str) -> Any:
+    """The flow's schedule (its own, or the file's default), or None."""
+    from .schedule import effective
+
+    return effective(getattr(cfg.spec, "schedule", None), getattr(cfg.flows[flow], "schedule", None))
+
+
+def describe(spec: Any) -> str | None:
+    if spec is None:
+        return None
+    from .schedule import describe as words
+
+    return words(spec)
+
+
+def next_run(spec: Any, after: datetime) -> datetime | None:
+    if spec is None:
+        return None
+    from .schedule import next_runs
+
+    found = next_runs(spec, after, 1)
+    return found[0] if found else None
