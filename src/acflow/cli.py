@@ -22,6 +22,9 @@ def _quit_while_starting(signum: int, frame: object) -> None:
     raise SystemExit(130)
 
 
+if __name__ == "__main__":  # `python -m acflow.cli`: the parts' commands import this module by its name
+    sys.modules.setdefault("acflow.cli", sys.modules[__name__])
+
 if __name__ == "__main__" or sys.argv[0].rsplit("/", 1)[-1] == "acflow":  # the command, not an import
     import signal as _signal
 

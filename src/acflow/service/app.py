@@ -156,7 +156,7 @@ def build_app(service: Service, *, ui: bool = True, extra_routes: list[BaseRoute
         body = {"run_id": record.run_id, "flow": flow, "status": record.status, "url": f"/runs/{record.run_id}"}
         if record.error:
             body["error"] = record.error
-        return JSONResponse(body, 202 if record.status == "queued" else 409)
+        return JSONResponse(body, 409 if record.status == "skipped" else 202)
 
     async def get_run(request: Request) -> Response:
         denied = authorized(request)

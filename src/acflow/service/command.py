@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 
 DEFAULT_PORT = 8350
+DEFAULT_CONFIG = Path("acflow.yaml")
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="ACFLOW_CONFIG", help="The flows file.")]
+MirrorOpt = Annotated[Path | None, typer.Option(
+    "--mirror", envvar="ACFLOW_MIRROR", help="The local mirror (default: acflow.yaml's).", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
-    from ..cli import DEFAULT_CONFIG, err, handles_errors, out
-
-    ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="The flows file.")]
-    MirrorOpt = Annotated[Path | None, typer.Option(
-        "--mirror", envvar="ACFLOW_MIRROR", help="The local mirror (default: acflow.yaml's).", show_default=False)]
+    from ..cli import err, handles_errors, out
 
     @app.command("serve")
     @handles_errors

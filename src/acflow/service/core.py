@@ -353,9 +353,12 @@ def _retention(cfg: Config) -> timedelta | None:
 
 def schedule_of(cfg: Config, flow: str) -> Any:
     """The flow's schedule (its own, or the file's default), or None."""
+    default, own = getattr(cfg.spec, "schedule", None), getattr(cfg.flows[flow], "schedule", None)
+    if default is None and own is None:
+        return None
     from .schedule import effective
 
-    return effective(getattr(cfg.spec, "schedule", None), getattr(cfg.flows[flow], "schedule", None))
+    return effective(default, own)
 
 
 def describe(spec: Any) -> str | None:
