@@ -334,6 +334,18 @@ class Service:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         still = self.runner.stop(grace)
+        for record in still:  # the process ends under them: said now, if the mirror is free within a second
+            record.status, record.ended = "failed", now()
+            record.error = (f"stopped by the service's shutdown after {grace:g} s; nothing half-written was kept "
+                            "(the destination holds its previous data)")
+            db = self._db
+            if db is not None and db.lock.acquire(timeout=1.0):
+                try:
+                    history.save(db, record)
+                except Exception as exc:  # the next start marks it failed all the same
+                    log.warning("run %s not recorded as stopped: %s", record.run_id, exc)
+                finally:
+                    db.lock.release()
         if not still:
             with self._db_lock:
                 if self._db_timer is not None:
