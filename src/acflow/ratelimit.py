@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -53,14 +54,25 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
-_limiters: dict[tuple[str, float], RateLimiter] = {}
+REDIS_ENV = "ACFLOW_REDIS_URL"
+_limiters: dict[tuple[str, float, str | None], RateLimiter] = {}
 _registry_lock = threading.Lock()
 
 
 def limiter_for(account_url: str, rate: float = DEFAULT_RATE) -> RateLimiter:
-    """The process-wide limiter of an account (by its URL, never its key)."""
+    """The process-wide limiter of an account (by its URL, never its key).
+
+    With ACFLOW_REDIS_URL set, the account's log lives in that Redis and every process using it
+    (CLI runs, workers on other machines) shares one limit (acflow.workers.limiter); redis is
+    imported only then."""
+    redis_url = os.environ.get(REDIS_ENV) or None
     with _registry_lock:
-        key = (account_url, rate)
+        key = (account_url, rate, redis_url)
         if key not in _limiters:
-            _limiters[key] = RateLimiter(rate)
+            if redis_url:
+                from .workers.limiter import RedisRateLimiter
+
+                _limiters[key] = RedisRateLimiter(redis_url, account_url, rate)
+            else:
+                _limiters[key] = RateLimiter(rate)
         return _limiters[key]

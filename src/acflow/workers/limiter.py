@@ -1,0 +1,137 @@
+"""One rate limit per account across every process and machine: a sliding log in Redis.
+
+The same guarantee as `ratelimit.RateLimiter`: at most N sends in any window of N/rate*(1+margin)
+seconds, for all senders of the account together. Each send takes a slot in a sorted set of send
+times (`ZADD`), after the times older than the window are dropped, in one Lua script: atomic, and
+timed by Redis's own clock (`TIME`), so machines whose clocks differ still share one timeline.
+
+Why not a library: pyrate-limiter's RedisBucket stamps each item with the caller's clock (its code
+says "TODO: Use a Redis time source"), so two machines a few tens of ms apart break the window, and
+it has no shared pause; `limits`' moving window counts whole seconds (RateLimitItemPerSecond), so
+the 3% margin cannot be written. Neither pauses every sender on a 429's Retry-After.
+
+When Redis is unreachable nothing is sent: senders retry for `outage_limit` seconds, then the request
+fails (ApiError: the entity fails, its load is rolled back). When Redis answers again it may have lost
+the log (a restart without persistence), so every sender first waits one whole window: every send made
+before the outage has then left the server's window too, and the limit holds across the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from ..errors import ApiError
+from ..ratelimit import DEFAULT_RATE, MARGIN, RateLimiter
+from . import settings
+
+if TYPE_CHECKING:
+    import redis
+
+log = logging.getLogger("acflow.workers")
+OUTAGE_LIMIT = 60.0  # seconds a sender waits for Redis to come back before its request fails
+RETRY_EVERY = 0.5
+
+# KEYS: the send log, the pause key. ARGV: capacity, window (us), a unique member.
+# Returns 0 (a slot is taken now) or the microseconds to wait before asking again.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local capacity = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < paused then
+  return paused - now
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < capacity then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
+"""
+
+# KEYS: the pause key. ARGV: seconds (us). Pauses every sender until at least now + seconds.
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_ = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > current then
+  redis.call('SET', KEYS[1], string.format('%d', until_), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return until_
+"""
+
+
+class RedisRateLimiter(RateLimiter):
+    """`RateLimiter`'s contract (acquire, pause) with the log in Redis, shared by every process."""
+
+    def __init__(self, redis_url: str, account_url: str, rate: float = DEFAULT_RATE, margin: float = MARGIN,
+                 *, outage_limit: float = OUTAGE_LIMIT) -> None:
+        super().__init__(rate, margin)
+        self.redis: redis.Redis = settings.client(redis_url)
+        self.redis_url = redis_url
+        base = f"{settings.prefix()}rl:{account_url}"  # the URL: never the key
+        self.keys = [base, base + ":paused"]
+        self.outage_limit = outage_limit
+        self._reserve_script = self.redis.register_script(_RESERVE)
+        self._pause_script = self.redis.register_script(_PAUSE)
+        self._member = uuid.uuid4().hex[:12]
+        self._count = 0
+        self._lost_at: float | None = None  # when Redis stopped answering
+
+    def _take(self) -> float:
+        """Seconds to wait (0: a slot was taken)."""
+        self._count += 1
+        waited = self._reserve_script(keys=self.keys, args=[self.capacity, math.ceil(self.window * 1e6),
+                                                            f"{self._member}:{self._count}"])
+        return int(waited) / 1e6
+
+    async def acquire(self) -> None:
+        import redis
+
+        while True:
+            paused = self._paused_until - time.monotonic()  # a 429 seen here while Redis was away
+            if paused > 0:
+                await asyncio.sleep(paused)
+                continue
+            try:
+                if self._lost_at is not None:
+                    self.redis.ping()
+                    await asyncio.sleep(self.window)  # what Redis forgot has left the server's window too
+                    if self._lost_at is not None:
+                        log.warning("the rate limiter's Redis answers again (%s)", settings.shown(self.redis_url))
+                    self._lost_at = None
+                wait = self._take()
+            except redis.RedisError as exc:
+                now = time.monotonic()
+                if self._lost_at is None:
+                    self._lost_at = now
+                    log.warning("the rate limiter's Redis (%s) does not answer (%s): nothing is sent until it "
+                                "does", settings.shown(self.redis_url), type(exc).__name__)
+                elif now - self._lost_at > self.outage_limit:
+                    raise ApiError(f"the rate limiter's Redis at {settings.shown(self.redis_url)} did not answer "
+                                   f"for {self.outage_limit:g} s: no request was sent meanwhile; check it "
+                                   "(ACFLOW_REDIS_URL) and run again") from None
+                await asyncio.sleep(RETRY_EVERY)
+                continue
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """A 429 seen here pauses every process on the account (and this one, even if Redis is down)."""
+        import redis
+
+        super().pause(seconds)
+        try:
+            self._pause_script(keys=self.keys[1:], args=[max(1, math.ceil(seconds * 1e6))])
+        except redis.RedisError as exc:
+            log.warning("could not share a pause of %.1f s through Redis (%s)", seconds, type(exc).__name__)
