@@ -23,7 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 ORDER = ("description", "source", "lookups", "join", "formulas", "filter", "group_by", "aggregate", "select",
          "hide", "rename", "types", "timezone", "sort", "to", "sheet", "mode", "only_if_changed", "schedule",
          "serve")
-MANAGED = ("description", "source", "lookups", "join", "formulas", "filter", "select", "rename", "sort", "to",
+MANAGED = ("description", "source", "lookups", "join", "formulas", "filter", "select", "sort", "to",
            "sheet", "mode", "schedule", "serve")
 _MANY = ("filter", "sort", "lookups", "hide", "group_by")
 
