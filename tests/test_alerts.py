@@ -299,13 +299,13 @@ def test_failure_email_reaches_a_real_smtp_server(smtp_server: Inbox, caplog: py
     assert msg["To"] == "ops@example.com, bi@example.com" and msg["Auto-Submitted"] == "auto-generated"
     text = body_text(msg, "plain")
     for figure in ("Error:        deals: ActiveCampaign answered 500 on /api/3/deals after 5 attempts",
-                   "Rows read:    deals: 1,234, contacts: 56", "Requests:     17 (2 answered 429)",
+                   "Rows read:    deals 1,234, contacts 56", "Requests:     17 (2 answered 429)",
                    "Ended:        2025-03-04 06:01:17 UTC (took 1 min 15 s)", "Run:          r-42 (trigger: schedule)",
                    "Details:      http://127.0.0.1:8780/runs/r-42"):
         assert figure in text
     html = body_text(msg, "html")
     assert "<th" in html and "1,234" in html and "answered 500" in html
-    assert "hunter2" not in msg.as_string() and "postgresql://bi:***@db/x?table=deals: 1,234" in text
+    assert "hunter2" not in msg.as_string() and "Rows written: 1,234 to postgresql://bi:***@db/x?table=deals" in text
     assert PASSWORD not in msg.as_string()
     assert any(r.getMessage() == f"failure alert for flow deals (run r-42) sent by e-mail: SMTP 127.0.0.1:"
                f"{smtp_server.port} accepted it for 2 recipients" for r in caplog.records)
@@ -631,3 +631,36 @@ def test_delivery_names_the_receiver_by_host_only() -> None:
     alerts = AlertsSpec.model_validate({"webhook": {"url": f"https://u:p@h.example.com:8443/x/{URL_TOKEN}?t=1"}})
     shown, attempt = Delivery(alerts.webhook[0], failed_event(), "failure").prepare({})
     assert shown == "webhook https://h.example.com:8443" and callable(attempt)
+
+
+README_EXAMPLE = """
+alerts:                              # every flow's default
+  on: [failure, recovered]           # add success to hear of every good run
+  email:
+    to: [ops@example.com]
+    from: acflow <acflow@example.com>
+    smtp: {host: smtp.example.com, port: 587, user: acflow@example.com, password_env: SMTP_PASSWORD}
+  webhook:
+    - url: https://hooks.example.com/acflow
+      secret_env: ACFLOW_WEBHOOK_SECRET
+flows:
+  deals:
+    alerts:
+      email: {to: [sales@example.com]}   # replaces to:, keeps the SMTP settings
+      webhook: {url_env: SLACK_WEBHOOK_URL, name: slack}   # added to the default's
+  contacts:
+    alerts: off
+"""
+
+
+def test_the_readme_example() -> None:
+    data = yaml.safe_load(README_EXAMPLE)
+    top = AlertsSpec.model_validate(data["alerts"])
+    deals = merge(top, AlertsSpec.model_validate(data["flows"]["deals"]["alerts"]))
+    contacts = merge(top, AlertsSpec.model_validate(data["flows"]["contacts"]["alerts"]))
+    assert deals.email is not None and deals.email.to == ["sales@example.com"]
+    assert deals.email.smtp is not None and deals.email.smtp.password_env == "SMTP_PASSWORD"
+    assert [h.name for h in deals.webhook] == [None, "slack"]
+    assert not should_notify(contacts, failed_event()) and should_notify(deals, failed_event())
+    assert problems(deals, {"SMTP_PASSWORD": "x", "ACFLOW_WEBHOOK_SECRET": SECRET,
+                            "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x"}) == []

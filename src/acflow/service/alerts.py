@@ -403,12 +403,12 @@ MIN_ATTEMPT = 1.0  # seconds an attempt is given at least; no attempt starts wit
 
 @dataclass
 class Delivery:
-    """One alert to one channel: built in the run's thread, sent in the Notifier's."""
+    """One alert to one channel: chosen in the run's thread, built and sent in the Notifier's."""
 
     channel: EmailSpec | WebhookSpec
     event: Event
     kind: Kind
-    created: float = field(default_factory=time.monotonic)
+    started: float = float("inf")  # when a Notifier thread took it (its budget counts from then)
 
     def prepare(self, env: Mapping[str, str]) -> tuple[str, Callable[[float], str]]:
         """The channel as log lines show it, and one attempt (given its timeout; returns what it did).
@@ -500,9 +500,10 @@ def notify(spec: AlertsSpec, event: Event, *, budget: float = 60.0, backoff: flo
            env: Mapping[str, str] | None = None) -> list[str]:
     """Send the event's alerts now, in this thread, one after another (a command's "send a test alert";
     the service uses the Notifier). Returns the lines about those not delivered."""
-    end = time.monotonic() + budget
-    lines = [deliver(Delivery(channel, event, kind), lambda: end, env=env, backoff=backoff)
-             for channel, kind in channels(spec, event)]
+    lines = []
+    for channel, kind in channels(spec, event):
+        end = time.monotonic() + budget
+        lines.append(deliver(Delivery(channel, event, kind), lambda end=end: end, env=env, backoff=backoff))
     return [line for line in lines if line is not None]
 
 
@@ -553,7 +554,7 @@ class Notifier:
         return queued
 
     def _deadline(self, delivery: Delivery) -> float:
-        return min(delivery.created + self.budget, self._close_at)
+        return min(delivery.started + self.budget, self._close_at)
 
     def _sleep(self, seconds: float) -> None:
         """A wait between attempts that `close` cuts short to its own deadline."""
@@ -572,6 +573,7 @@ class Notifier:
                 log.warning("%s alert for flow %s (run %s) not delivered: the service stopped first",
                             delivery.kind, delivery.event.flow, delivery.event.run_id)
                 continue
+            delivery.started = time.monotonic()
             try:
                 failed = deliver(delivery, lambda d=delivery: self._deadline(d), env=self.env,
                                  backoff=self.backoff, sleep=self._sleep)

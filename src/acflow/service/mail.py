@@ -143,8 +143,10 @@ def _took(event: Event) -> str:
     return f" (took {minutes} min {seconds} s)" if minutes else f" (took {seconds} s)"
 
 
-def _counts(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{hide_secrets(k)}: {v:,}" for k, v in counts.items()) or "none"
+def _counts(counts: Mapping[str, int], written: bool = False) -> str:
+    if written:
+        return ", ".join(f"{v:,} to {hide_secrets(k)}" for k, v in counts.items()) or "none"
+    return ", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"
 
 
 def figures(event: Event) -> list[tuple[str, str]]:
@@ -155,7 +157,7 @@ def figures(event: Event) -> list[tuple[str, str]]:
     rows += [("Started", _when(event.started)), ("Ended", _when(event.ended) + _took(event))]
     if event.error:
         rows.append(("Error", event.error))
-    rows += [("Rows read", _counts(event.rows_read)), ("Rows written", _counts(event.rows_written)),
+    rows += [("Rows read", _counts(event.rows_read)), ("Rows written", _counts(event.rows_written, written=True)),
              ("Requests", f"{event.requests:,} ({event.rate_limited:,} answered 429)"),
              ("Previous run", event.previous_status or "none")]
     if event.link:

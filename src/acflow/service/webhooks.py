@@ -108,7 +108,7 @@ def payload(event: Event, kind: Kind) -> dict[str, Any]:
     """The JSON an alert POSTs: the run's figures, `kind` (which of on:'s words it is) and a one-line
     `text` (what chat receivers such as Slack or Mattermost show)."""
     error = hide_secrets(event.error) if event.error else None
-    text = f"acflow: flow {event.flow} {HEADLINES[kind]}" + (f": {error}" if error and kind == "failure" else "")
+    text = f"acflow: flow {event.flow} {HEADLINES[kind]}" + (f": {error[:300]}" if error and kind == "failure" else "")
     return {"flow": event.flow, "run_id": event.run_id, "kind": kind, "status": event.status,
             "previous_status": event.previous_status, "trigger": event.trigger, "error": error,
             "scheduled": _iso(event.scheduled), "started": _iso(event.started), "ended": _iso(event.ended),
