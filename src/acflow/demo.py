@@ -1,5 +1,6 @@
 """`acflow demo`: the whole path, offline: sandbox -> sync -> the starter flows (acflow init's)
-into CSV, Parquet, JSONL, an Excel workbook, SQLite and DuckDB."""
+into CSV, Parquet, JSONL, an Excel workbook, SQLite and DuckDB, and the HTML report of the
+sandbox's account (`acflow report`), listed with the flows as one more output."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .account import Account
-from .run import RunSummary, run
+from .run import FlowResult, RunSummary, run
 from .sandbox import Sandbox
 from .starter import STARTER
 from .sync import ProgressCallback, SyncSummary
@@ -62,8 +63,30 @@ def run_demo(directory: Path, *, contacts: int = 2000,
                  latency_ms=DEMO_LATENCY_MS) as sandbox:
         account = Account(sandbox.url, sandbox.admin_key, DEMO_RATE_LIMIT)
         summary = run(config=config, accounts={"main": account}, mirror=mirror_path, on_progress=on_progress)
+        summary.flows.append(_report(account, directory, mirror_path))
         result = DemoResult(summary.syncs[0], summary, str(config), kept,
                             rate_limited=int(sandbox.stats().get("rate_limited", 0)))
     for f in summary.flows:
         result.files[f.destination] = f.rows
     return result
+
+
+def _report(account: Account, directory: Path, mirror: Path) -> FlowResult:
+    """The report of the sandbox's account over all its (generated) history, shown as the flows' last row.
+
+    It syncs what the flows did not read (list memberships, users...) while the sandbox runs."""
+    import time
+
+    from .errors import AcflowError
+    from .report import report
+
+    path = directory / "report.html"
+    started = time.monotonic()
+    try:
+        made = report(account, to=path, since="all", mirror=mirror, sync=True)
+    except AcflowError as exc:
+        return FlowResult("report", str(path), "replace", status="failed", error=str(exc),
+                          seconds=time.monotonic() - started)
+    figures = sum(1 for f in made.figures.values() if not f.empty)
+    return FlowResult("report", str(path), "replace", rows=figures, seconds=time.monotonic() - started,
+                      notes=[f"{figures} of {len(made.figures)} figures with data; open {path} in a browser"])
