@@ -47,6 +47,12 @@ class AccountSpec(_Strict):
     key_env: str
     rate_limit: float = Field(5.0, gt=0)
     timezone: str | None = None  # the account's zone; by default learnt from its dates (zones.py)
+    tags: list[str] = Field(default_factory=list)  # flows may read every account with a tag (accounts: tag:eu)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _one_tag_or_many(cls, value: Any) -> Any:
+        return value.replace(",", " ").split() if isinstance(value, str) else value
 
     @field_validator("timezone")
     @classmethod
@@ -67,7 +73,7 @@ class AccountSpec(_Strict):
 class SourceSpec(_Strict):
     entity: str | None = None
     account: str | None = None
-    accounts: list[str] | None = None
+    accounts: list[str] | str | None = None  # names, or `all`, or `tag:NAME` (expanded by _select_accounts)
     flow: str | None = None
     account_column: str = "account"
     raw: bool = False
@@ -203,6 +209,7 @@ class ConfigSpec(_Strict):
     full_refresh_every: str = "7d"  # contacts and deals read in full this often (deletions are found so)
     credentials: str | None = None  # gsheets:// flows: a service-account key file (JSON), unless a flow names its own
     accounts: dict[str, AccountSpec] = Field(default_factory=dict)
+    accounts_file: str | None = None  # hundreds of accounts in a CSV or YAML file (acflow/workers/accounts.py)
     service: ServiceSpec = Field(default_factory=ServiceSpec)
     flows: dict[str, FlowSpec]
 
@@ -448,19 +455,22 @@ def _line_order(message: str) -> int:
     return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
 
 
-def load(path: str | Path = DEFAULT_CONFIG) -> Config:
+def load(path: str | Path = DEFAULT_CONFIG, accounts_file: str | Path | None = None) -> Config:
     """Read and schema-check acflow.yaml; the checks that need the catalog are in `validate`.
 
     Every mistake the schema can see is reported at once (ConfigErrors), each on its own line.
+    `accounts_file` stands for the file's `accounts_file:` (acflow enqueue --accounts).
     """
     with paused_gc():
-        return _load(Path(path))
+        return _load(Path(path), accounts_file)
 
 
-def _load(path: Path) -> Config:
+def _load(path: Path, accounts_file: str | Path | None = None) -> Config:
     root, data = _parse(path, _read_text(path))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with accounts: and flows:")
+    if accounts_file is not None:
+        data["accounts_file"] = str(Path(accounts_file).resolve())
     config = Config(path, ConfigSpec.model_construct(flows={}), root)
     errors = _duplicates(config)
     try:
@@ -473,11 +483,49 @@ def _load(path: Path) -> Config:
                 continue  # the typo next to it explains it
             errors.append(str(config.error(loc, msg)))
         raise ConfigErrors(sorted(dict.fromkeys(errors), key=_line_order)) from None
+    errors += _select_accounts(config)
     errors += _check_names(config)
     errors += _fold_credentials(config)
     if errors:
         raise ConfigErrors(errors)
     return config
+
+
+def _select_accounts(config: Config) -> list[str]:
+    """The accounts file's accounts added to the file's own; `accounts: all` and `accounts: tag:NAME`
+    in a flow's source made the list of names they select."""
+    spec = config.spec
+    if spec.accounts_file:
+        from .workers.accounts import read
+
+        try:
+            listed = read(config.resolve_path(spec.accounts_file))
+        except ConfigErrors as exc:
+            return exc.errors
+        except ConfigError as exc:
+            return [str(exc)]
+        for name, fields in listed.items():
+            if name in spec.accounts:
+                return [str(config.error(("accounts", name), f"account {quoted(name)} is also in "
+                                         f"{spec.accounts_file}: keep one"))]
+            spec.accounts[name] = AccountSpec.model_validate(fields)
+    errors = []
+    for name, flow in spec.flows.items():
+        chosen = flow.source.accounts
+        if not isinstance(chosen, str):
+            continue
+        if chosen.strip() == "all":
+            flow.source.accounts = list(spec.accounts)
+        elif chosen.startswith("tag:") and chosen[4:].strip():
+            tag = chosen[4:].strip()
+            flow.source.accounts = [a for a, s in spec.accounts.items() if tag in s.tags]
+            if not flow.source.accounts:
+                errors.append(str(config.error(("flows", name, "source", "accounts"),
+                                               f"no account has the tag {quoted(tag)}")))
+        else:
+            errors.append(str(config.error(("flows", name, "source", "accounts"), "write a list of account names, "
+                                           "all, or tag:NAME")))
+    return errors
 
 
 GSHEETS = ("gsheets://", "https://docs.google.com/spreadsheets/")
