@@ -33,13 +33,11 @@ from acflow.mcp.reader import Limits, MirrorReader  # noqa: E402
 from acflow.mcp.server import build_server  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def synced(sandbox_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def build_mirror(sandbox_server: Any, folder: Path) -> dict[str, Any]:
     """The starter flows run once against the sandbox: a mirror, its acflow.yaml and destinations.
     The yaml names the account by url_env, unset here: the mirror's only account stands in (as for
     the demo's mirror, whose sandbox address changes each run)."""
     sandbox_server.reset()
-    folder = tmp_path_factory.mktemp("mcp")
     config = folder / "acflow.yaml"
     config.write_text(STARTER, encoding="utf-8")
     mirror = folder / ".acflow" / "mirror.duckdb"
@@ -48,6 +46,11 @@ def synced(sandbox_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dic
     assert summary.ok, summary.to_dict()
     return {"dir": folder, "config": config, "mirror": mirror, "account": account,
             "schema": account_schema(account.url), "key": sandbox_server.admin_key}
+
+
+@pytest.fixture(scope="module")
+def synced(sandbox_server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return build_mirror(sandbox_server, tmp_path_factory.mktemp("mcp"))
 
 
 def server_for(synced: dict[str, Any], **limits: Any) -> Any:

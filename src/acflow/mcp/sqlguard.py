@@ -91,13 +91,12 @@ def _check_node(node: dict[str, Any], tables: set[str]) -> None:
     if isinstance(name, str):
         low = name.lower()
         if low in SCALARS_REFUSED or low in _refused_table_functions():
-            raise SqlRefused(f"function {name}() is not allowed: queries read the mirror's views only")
+            raise SqlRefused(_not_allowed(name))
     if kind == "TABLE_FUNCTION":
         function = node.get("function") or {}
         fname = str(function.get("function_name", "")).lower()
         if fname not in TABLE_FUNCTIONS:
-            raise SqlRefused(f"table function {fname}() is not allowed: read the views "
-                             "(list_entities and list_flows name them)")
+            raise SqlRefused(_not_allowed(fname))
     elif kind == "BASE_TABLE":
         table = str(node.get("table_name", ""))
         schema = str(node.get("schema_name", "")).lower()
@@ -124,6 +123,11 @@ def _refused_table_functions() -> frozenset[str]:
     finally:
         con.close()
     return frozenset(r[0] for r in rows) - TABLE_FUNCTIONS
+
+
+def _not_allowed(function: str) -> str:
+    return (f"{function.lower()}() is not allowed: queries read the views list_entities and list_flows name, "
+            "not files, addresses or settings")
 
 
 def _first_line(exc: BaseException) -> str:
