@@ -475,3 +475,22 @@ def test_latest_due_sparse_and_zoned():
     daily = spec(at="02:30", timezone="Europe/Berlin")
     assert latest_due(daily, z("2026-10-24 20:00"), z("2026-10-25 01:45")) == z("2026-10-25 00:30")
     assert latest_due(ScheduleSpec(off=True), z("2026-01-01 00:00"), z("2026-05-01 00:00")) is None
+
+
+def test_yaml_as_written():
+    """PyYAML (YAML 1.1, as config.py reads it) turns `off` into False and an unquoted 7:30 into 450."""
+    import yaml
+
+    text = """
+campaigns: {schedule: {every: 1d, at: 7:30}}
+deals: {schedule: {at: ["07:00", "13:00"], days: [mon-fri], timezone: Europe/Berlin}}
+contacts: {schedule: off}
+lists: {schedule: "every 1w on mon at 06:30"}
+pipeline: {schedule: {cron: "0 6 * * 1-5", timezone: America/New_York}}
+"""
+    flows = {name: _Flow.model_validate(body).schedule for name, body in yaml.safe_load(text).items()}
+    assert flows["campaigns"] == ScheduleSpec(every="1d", at=("07:30",))
+    assert describe(flows["deals"]) == "Mon–Fri at 07:00 and 13:00 (Europe/Berlin)"
+    assert flows["contacts"].off
+    assert describe(flows["lists"]) == "weekly on Monday at 06:30 (UTC)"
+    assert describe(flows["pipeline"]) == "cron 0 6 * * 1-5: Mon–Fri at 06:00 (America/New_York)"

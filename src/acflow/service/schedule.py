@@ -665,7 +665,7 @@ def latest_due(spec: ScheduleSpec, since: datetime, now: datetime) -> datetime |
     if spec.off or never_fires(spec) or now <= since:
         return None
     fire = trigger(spec)
-    span = timedelta(days=1)
+    span = timedelta(hours=1)  # widened 8x until a run is found: a long downtime costs a few passes
     while True:
         low = max(since, now - span)
         last, moment = None, low
