@@ -287,6 +287,24 @@ class Mirror:
                     self.con.execute("RESET memory_limit")
                     self.con.execute("RESET threads")
 
+    @contextlib.contextmanager
+    def publishing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for writing a file or workbook: with DuckDB's own limits even while syncs of other
+        accounts run (the service), whose cap would leave a CSV copy short of memory. The lock is
+        held throughout, so no sync works under the lifted cap; theirs is back afterwards."""
+        with self.lock:
+            if not self._frugal:
+                yield self.con
+                return
+            self.con.execute("RESET memory_limit")
+            self.con.execute("RESET threads")
+            try:
+                yield self.con
+            finally:
+                with contextlib.suppress(duckdb.Error):  # never in place of the write's own error
+                    self.con.execute(f"SET memory_limit = '{self.limit(SYNC_MEMORY_LIMIT)}'")
+                    self.con.execute("SET threads = 1")
+
     def limit(self, base: str) -> str:
         """A frugal memory limit, once per load in progress and raised for the columns they hold
         open: loads share the connection's limit, and one load's open transaction (2M custom field

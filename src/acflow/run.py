@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -170,12 +170,13 @@ def _prepare(config: str | Path | Config, flows: Sequence[str] | None, accounts:
 def run(flows: Sequence[str] | None = None, *, config: str | Path | Config = DEFAULT_CONFIG,
         accounts: Mapping[str, Account] | None = None, mirror: str | Path | Mirror | None = None, sync: bool = True,
         timeout: float = 60.0, concurrency: int = 4, attempts: int = 8,
-        on_progress: ProgressCallback | None = None) -> RunSummary:
+        on_progress: ProgressCallback | None = None, on_synced: Callable[[], None] | None = None) -> RunSummary:
     """Run flows of acflow.yaml (default: all); the CLI's `acflow run`.
 
     `accounts` gives Account objects by name instead of reading keys from the environment;
     `sync=False` writes from the mirror as it is (a retry after a destination failed); `mirror` may be
-    an open Mirror (the service's), which is left open."""
+    an open Mirror (the service's), which is left open; `on_synced` is called when no more requests
+    will be made (the writes follow)."""
     clock = time.monotonic()
     given = mirror if isinstance(mirror, Mirror) else None  # the service's, open for all its runs
     cfg, names, accts, mirror_path = _prepare(config, flows, accounts, given.path if given else mirror,
@@ -188,6 +189,8 @@ def run(flows: Sequence[str] | None = None, *, config: str | Path | Config = DEF
         if sync:
             prep.sync(timeout=timeout, concurrency=concurrency, attempts=attempts, on_progress=on_progress)
             summary.syncs = prep.syncs
+        if on_synced is not None:  # the service lets the next runs on these accounts start reading
+            on_synced()
         _write_all(prep, summary)
     summary.seconds = round(time.monotonic() - clock, 3)
     return summary

@@ -120,7 +120,7 @@ def write_workbook(mirror: Mirror, path: Path, sheets: Sequence[Sheet | tuple[An
     options = options or WriteOptions()
     counts: list[int] = []
     # one writer of the file at a time; xlsxwriter's own temporary files beside it, not in /tmp
-    with locked(path), temp_dir_for(path) as scratch, temp_beside(path, ".xlsx") as tmp, mirror.cursor() as con:
+    with locked(path), temp_dir_for(path) as scratch, temp_beside(path, ".xlsx") as tmp, mirror.publishing() as con:
         book = xlsxwriter.Workbook(str(tmp), {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
             "strings_to_numbers": False, "nan_inf_to_errors": True, "tmpdir": str(scratch),

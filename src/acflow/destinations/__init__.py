@@ -72,7 +72,7 @@ def write(mirror: Mirror, query: str, dest: Destination, mode: str,
     import duckdb
 
     check_mode(dest, mode)
-    with (mirror.cursor() if dest.ordered else mirror.lean()) as con:  # servers: streamed, so capped
+    with (mirror.publishing() if dest.ordered else mirror.lean()) as con:  # servers: streamed, so capped
         try:
             gone = [r[0] for r in con.execute(delete_ids).fetchall()] if delete_ids and mode == "merge" else []
             rows = Rows(mirror, con, query, json_columns, gone)

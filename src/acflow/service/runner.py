@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ..run import RunSummary
 
 log = logging.getLogger("acflow.service")
+GATHER = 0.5  # seconds a new run waits for others asked for at the same moment
+GATHER_MAX = 3.0  # and at most this long
 
 
 def now() -> datetime:
@@ -48,7 +50,7 @@ class Runner:
 
     def __init__(self, *, accounts_of: Callable[[str], frozenset[str]], entities_of: Callable[[str], frozenset[str]],
                  save: Callable[[RunRecord], None],
-                 execute: Callable[[list[str], Callable[[str, int], None]], RunSummary],
+                 execute: Callable[[list[str], Callable[[str, int], None], Callable[[], None]], RunSummary],
                  finished: Callable[[RunRecord, RunSummary | None], None], parallel: int = 4) -> None:
         self._accounts_of = accounts_of
         self._entities_of = entities_of
@@ -63,6 +65,8 @@ class Runner:
         self._futures: set[Future[None]] = set()
         self._accepting = True
         self._idle = threading.Condition(self._lock)
+        self._timer: threading.Timer | None = None
+        self._gather_from: float | None = None
 
     # -- asking for runs
 
@@ -85,8 +89,27 @@ class Runner:
             log.info("flow %s (%s): skipped, %s", flow, trigger, record.error)
         else:
             log.info("flow %s (%s): queued as run %s", flow, trigger, record.run_id)
-            self._dispatch()
+            self._dispatch_soon()
         return record
+
+    def _dispatch_soon(self) -> None:
+        """Runs asked for together (a schedule's minute, a script's loop) go as one batch per account:
+        the queue is looked at once no run was asked for in GATHER seconds, or GATHER_MAX after the
+        first of them."""
+        with self._lock:
+            first = self._gather_from or time.monotonic()
+            self._gather_from = first
+            if self._timer is not None:
+                self._timer.cancel()
+            wait = min(GATHER, max(0.0, first + GATHER_MAX - time.monotonic()))
+            self._timer = threading.Timer(wait, self._gathered)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _gathered(self) -> None:
+        with self._lock:
+            self._timer, self._gather_from = None, None
+        self._dispatch()
 
     def progress(self, run_id: str) -> dict[str, int] | None:
         with self._lock:
@@ -162,12 +185,13 @@ class Runner:
         summary: RunSummary | None = None
         error: str | None = None
         try:
-            summary = self._execute([r.flow for r in batch.runs], on_rows)
+            summary = self._execute([r.flow for r in batch.runs], on_rows, lambda: self._release(batch))
         except AcflowError as exc:
             error = str(exc)
         except Exception as exc:  # a bug must not take the service (or other flows) down
             log.exception("run of %s failed unexpectedly", ", ".join(r.flow for r in batch.runs))
             error = f"unexpected error: {type(exc).__name__}: {exc}"
+        self._release(batch, dispatch=False)
         end = now()
         for r in batch.runs:
             r.ended = end
@@ -180,9 +204,6 @@ class Runner:
                     entities = None
                 fill(r, summary, entities)
         with self._lock:
-            for a in batch.accounts:
-                if self._busy.get(a) is batch:
-                    del self._busy[a]
             for r in batch.runs:
                 self._running.pop(r.run_id, None)
         for r in batch.runs:
@@ -194,6 +215,15 @@ class Runner:
             except Exception:
                 log.exception("after run %s", r.run_id)
         self._dispatch()
+
+    def _release(self, batch: _Batch, dispatch: bool = True) -> None:
+        """The batch makes no more requests (its writes may go on): its accounts take the next runs."""
+        with self._lock:
+            freed = [a for a in batch.accounts if self._busy.get(a) is batch]
+            for a in freed:
+                del self._busy[a]
+        if freed and dispatch:
+            self._dispatch()
 
     # -- stopping
 
