@@ -517,7 +517,7 @@ def _highlight(text: str) -> str:
 
 
 def _headers() -> dict[str, str]:
-    return {"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+    return {"Content-Security-Policy": _CSP, "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 

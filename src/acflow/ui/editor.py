@@ -213,11 +213,12 @@ def _emit(key: str, value: Any, indent: int, old: Any = None) -> list[str]:
 def _shaped(key: str, value: Any, old: Any) -> Any:
     """A one-item list written as the single value the file had (`filter: deleted = 0`)."""
     old = plain(old)
-    if key in _MANY and isinstance(old, str) and isinstance(value, list) and len(value) == 1:
+    one = isinstance(old, str) or (old is None and key in ("filter", "sort"))  # as `acflow init` writes them
+    if key in _MANY and one and isinstance(value, list) and len(value) == 1:
         return value[0]
-    if key == "source" and isinstance(old, str) and value == {"entity": old}:
-        return old
-    if key == "join" and isinstance(old, dict) and isinstance(value, list) and len(value) == 1:
+    if key == "source" and isinstance(old, str | None) and isinstance(value, dict) and list(value) == ["entity"]:
+        return value["entity"]
+    if key == "join" and isinstance(old, dict | None) and isinstance(value, list) and len(value) == 1:
         return value[0]
     return value
 
@@ -273,7 +274,7 @@ def _add(text: str, doc: CommentedMap, name: str, wanted: Mapping[str, Any]) -> 
     last = list(flows)[-1]
     indent = flows.lc.key(last)[1]
     _, end = _flow_span(doc, lines, last)
-    body = CommentedMap((k, wanted[k]) for k in sorted(wanted, key=_rank))
+    body = CommentedMap((k, _shaped(k, wanted[k], None)) for k in sorted(wanted, key=_rank))
     block = ["\n", *_emit(name, dict(body), indent)]
     return "".join(lines[:end] + block + lines[end:])
 
@@ -315,7 +316,7 @@ def _change(text: str, doc: CommentedMap, name: str, wanted: Mapping[str, Any]) 
         elif want:
             before = [p for p in keys if _rank(str(p)) <= _rank(k)]
             at_line = spans[str(before[-1])][1] if before else f_start + 1
-            edits.append((at_line, at_line, _emit(k, wanted[k], indent)))
+            edits.append((at_line, at_line, _emit(k, _shaped(k, wanted[k], None), indent)))
     for start, end, new_lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[start:end] = new_lines
     return "".join(lines)
