@@ -502,7 +502,8 @@ def run_cmd(
 def flows_cmd(
     config: ConfigOpt = DEFAULT_CONFIG, mirror: MirrorOrConfig = None, as_json: JsonOpt = False,
 ) -> None:
-    """List the flows of acflow.yaml with their source, destination and last run.
+    """List the flows of acflow.yaml with their source, destination, schedule (in words, and the next run
+    acflow serve makes) and last run.
 
     Example: acflow flows --config acflow.yaml
     """
@@ -515,12 +516,13 @@ def flows_cmd(
         print(json.dumps(rows, default=str, indent=2))
         return
     table = Table(title=f"flows in {config}", title_justify="left")
-    for name in ("flow", "source", "destination", "mode", "last run", "rows", "status"):
+    for name in ("flow", "source", "destination", "mode", "schedule", "next run", "last run", "rows", "status"):
         table.add_column(name)
     for r in rows:
         last = r["last_run"].strftime("%Y-%m-%d %H:%M:%S %Z") if r["last_run"] else "never"
-        table.add_row(r["flow"], r["source"], r["destination"], r["mode"], last,
-                      "" if r["rows"] is None else f"{r['rows']:,}", r["status"] or "")
+        upcoming = r["next_run"].strftime("%Y-%m-%d %H:%M %Z") if r["next_run"] else ""
+        table.add_row(r["flow"], r["source"], r["destination"], r["mode"], r["schedule"] or "on demand",
+                      upcoming, last, "" if r["rows"] is None else f"{r['rows']:,}", r["status"] or "")
     out.print(table)
 
 

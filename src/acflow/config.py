@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .account import Account
 from .errors import ConfigError, ConfigErrors, did_you_mean, quoted
+from .service.alerts import NESTED as ALERTS_MODELS
+from .service.alerts import AlertsSpec
+from .service.schedule import Schedule, ScheduleSpec
 
 DEFAULT_CONFIG = Path("acflow.yaml")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 4x faster, and refuses nesting past 1,000
@@ -166,6 +169,8 @@ class FlowSpec(_Strict):
     custom_fields: Literal["columns", "long", "off"] = "columns"
     custom_field_names: Literal["title", "perstag"] = "title"
     serve: ServeSpec | None = None  # acflow serve: the result at token URLs
+    schedule: Schedule = None  # acflow serve runs it then (None: the file's default; off: never)
+    alerts: AlertsSpec | None = None  # acflow serve: e-mail and webhooks on failure (over the file's)
 
     @field_validator("serve", mode="before")
     @classmethod
@@ -211,6 +216,8 @@ class ConfigSpec(_Strict):
     accounts: dict[str, AccountSpec] = Field(default_factory=dict)
     accounts_file: str | None = None  # hundreds of accounts in a CSV or YAML file (acflow/workers/accounts.py)
     service: ServiceSpec = Field(default_factory=ServiceSpec)
+    schedule: Schedule = None  # every flow's, unless a flow has its own
+    alerts: AlertsSpec | None = None  # every flow's, which a flow's alerts: extend or replace
     flows: dict[str, FlowSpec]
 
     @field_validator("full_refresh_every")
@@ -343,8 +350,10 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
         i += 1
         name = str(part)
         nested = {"accounts": AccountSpec, "flows": FlowSpec, "source": SourceSpec, "join": JoinSpec,
-                  "csv": CsvSpec}.get(name)
-        if name in ("accounts", "flows", "join"):
+                  "csv": CsvSpec, "serve": ServeSpec, "service": ServiceSpec, "schedule": ScheduleSpec,
+                  **ALERTS_MODELS}.get(name)
+        if name in ("accounts", "flows", "join") or (name == "webhook" and i < len(parts)
+                                                      and isinstance(parts[i], int)):
             i += 1  # skip the name or index
         model = nested
     return model

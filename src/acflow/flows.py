@@ -788,6 +788,7 @@ def _validate(config: Config, flows: list[str] | None, accounts: Mapping[str, An
                     raise config.error(("flows", name, "mode"), "xlsx destinations take mode: replace")
         except ConfigError as exc:
             errors.append(str(exc))
+    errors += _schedules(config, every)
     con = duckdb.connect()
     compiled: dict[str, Compiled] = {}
     try:
@@ -814,6 +815,22 @@ def _validate(config: Config, flows: list[str] | None, accounts: Mapping[str, An
     if errors:
         raise ConfigErrors(sorted(dict.fromkeys(errors), key=_line))
     return compiled
+
+
+def _schedules(config: Config, names: list[str]) -> list[str]:
+    """A schedule that never fires is a mistake (acflow serve would never run the flow): said at its line."""
+    from .service.schedule import effective, never_fires
+
+    out = []
+    default = config.spec.schedule
+    if default is not None and (why := never_fires(default)):
+        out.append(str(config.error(("schedule",), why)))
+    for name in names:
+        own = config.flows[name].schedule
+        spec = effective(default, own)
+        if own is not None and spec is not None and (why := never_fires(spec)):
+            out.append(str(config.error(("flows", name, "schedule"), why)))
+    return out
 
 
 def _line(message: str) -> int:

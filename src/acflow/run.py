@@ -317,9 +317,22 @@ def list_flows(config: str | Path | Config = DEFAULT_CONFIG, mirror: str | Path 
             accts = cfg.account_names(name)
             source = f"{src.entity} ({', '.join(accts)})"
         ended, status, rows, error = last.get(name, (None, None, None, None))
+        words, upcoming = _schedule(cfg, name)
         out.append({"flow": name, "source": source, "destination": spec.to, "mode": spec.mode,
+                    "schedule": words, "next_run": upcoming,
                     "last_run": ended, "status": status, "rows": rows, "error": error})
     return out
+
+
+def _schedule(cfg: Config, flow: str) -> tuple[str | None, datetime | None]:
+    """The flow's schedule in words and its next run in the schedule's own time zone (acflow serve runs it)."""
+    from .service.schedule import describe, effective, local, next_runs
+
+    spec = effective(cfg.spec.schedule, cfg.flows[flow].schedule)
+    if spec is None:
+        return None, None
+    found = next_runs(spec, datetime.now().astimezone(), 1)
+    return describe(spec), local(spec, found[0]) if found else None
 
 
 def check(config: str | Path | Config = DEFAULT_CONFIG, flows: Sequence[str] | None = None) -> dict[str, list[str]]:

@@ -10,6 +10,8 @@ STARTER = """\
 # acflow.yaml: ActiveCampaign data flows as code. Check it with `acflow validate`, run it with
 # `acflow run` (or `acflow run deals_pipeline`), look first with `acflow preview deals_pipeline`.
 # Paths are relative to this file. The key is read from the environment, never written anywhere.
+# `acflow serve` runs each flow on its schedule: below, the cadences Coupler.io's ActiveCampaign pages
+# recommend (times in the timezone: given, UTC if none; change them to your working hours).
 version: 1
 
 accounts:
@@ -28,6 +30,7 @@ flows:
              softbounces, soft_bounce_rate, unsubscribes, unsubscribe_rate]
     sort: sdate desc
     to: out/campaign_performance.csv
+    schedule: {at: "06:00"}   # daily: campaigns change as they are sent
 
   # Contacts without the deleted ones (deleted = 0, as the seeds advise).
   active_contacts:
@@ -36,6 +39,7 @@ flows:
     select: [id, email, firstName, lastName, phone, orgname, cdate, udate, bounced_hard, bounced_soft]
     sort: id
     to: out/active_contacts.parquet
+    schedule: {at: "03:00"}   # nightly: the big read (50,000+ contacts) off working hours
 
   # The pipeline: amounts in major units per currency, the status label, stage, pipeline and owner names.
   deals_pipeline:
@@ -46,6 +50,7 @@ flows:
     sort: id
     to: out/acflow.xlsx
     sheet: Deals pipeline
+    schedule: {at: ["07:00", "13:00"]}   # twice daily for deals in active sales cycles
 
   # Deals enriched with their contact: deals.contact = contacts.id.
   deals_with_contacts:
@@ -60,6 +65,7 @@ flows:
              contact_lastName]
     sort: id
     to: duckdb:///out/acflow.duckdb?table=deals_with_contacts
+    schedule: {at: ["07:00", "13:00"]}
 
   # Open pipeline per stage and currency (amounts of different currencies are never added up).
   deals_by_stage:
@@ -73,6 +79,7 @@ flows:
       average_amount: avg(amount)
     sort: [pipeline_name, stage_name, currency]
     to: sqlite:///out/acflow.db?table=deals_by_stage
+    schedule: {at: ["07:00", "13:00"]}
 
   lists:
     source: lists
@@ -81,6 +88,7 @@ flows:
     sort: id
     to: out/acflow.xlsx
     sheet: Lists
+    schedule: {every: 1w, days: [mon], at: "06:30"}   # weekly: lists and segments change slowly
 
   segments:
     source: segments
@@ -88,12 +96,14 @@ flows:
     sort: id
     to: out/acflow.xlsx
     sheet: Segments
+    schedule: {every: 1w, days: [mon], at: "06:30"}
 
   forms:
     source: forms
     select: [id, name, title, action, url, entries, cdate, udate, cfields]
     sort: id
     to: out/forms.jsonl
+    schedule: {every: 1w, days: [mon], at: "06:30"}
 """
 
 

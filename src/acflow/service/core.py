@@ -78,6 +78,8 @@ class Service:
         self._db_timer: threading.Timer | None = None
         self._health: dict[str, dict[str, Any]] = {}
         self.on_finished: list[Callable[[RunRecord, RunSummary | None], None]] = []
+        self.notifier: Any = None  # alerts.Notifier, from start() on
+        self.base_url: str | None = None  # where the service is reached: alerts link to a run's page
         self.runner = Runner(accounts_of=self._accounts_of, entities_of=self._entities_of, save=self._save,
                              execute=self._execute, finished=self._finished, parallel=parallel)
         with self.mirror() as db:
@@ -215,11 +217,25 @@ class Service:
                 with contextlib.suppress(AcflowError):
                     url = self.accounts()[name].url
                     self._health.setdefault(url, {}).update(key_ok=False, checked=now())
+        if self.notifier is not None and record.status != "skipped":
+            self._alert(record)
         for hook in self.on_finished:
             try:
                 hook(record, summary)
             except Exception:
                 log.exception("after run %s of %s", record.run_id, record.flow)
+
+    def _alert(self, record: RunRecord) -> None:
+        from .alerts import Event, merge
+
+        cfg = self._cfg
+        if record.flow not in cfg.flows:
+            return
+        spec = merge(cfg.spec.alerts, cfg.flows[record.flow].alerts)
+        with self.mirror() as db:
+            before = history.previous_status(db, record.flow, record.run_id)
+        link = f"{self.base_url}/runs/{record.run_id}" if self.base_url else None
+        self.notifier.submit(spec, Event.of(record, previous_status=before, link=link))
 
     def _accounts_of_quiet(self, flow: str) -> frozenset[str]:
         try:
@@ -286,6 +302,12 @@ class Service:
 
     def start(self) -> None:
         """Schedules on (catching up once on each flow that missed its time while the service was down)."""
+        from .alerts import Notifier, merge, problems
+
+        self.notifier = Notifier()
+        for name, flow in self._cfg.flows.items():  # settings missing from the environment: said now, once
+            for line in problems(merge(self._cfg.spec.alerts, flow.alerts)):
+                log.warning("flow %s: alerts: %s", name, line)
         if not self._schedules_on:
             return
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -337,6 +359,8 @@ class Service:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         still = self.runner.stop(grace)
+        if self.notifier is not None:  # the failures just recorded still go out, within a few seconds
+            self.notifier.close(min(10.0, max(grace, 2.0)))
         for record in still:  # the process ends under them: said now, if the mirror is free within a second
             record.status, record.ended = "failed", now()
             record.error = (f"stopped by the service's shutdown after {grace:g} s; nothing half-written was kept "

@@ -120,6 +120,14 @@ def last_finished(db: Mirror) -> dict[str, RunRecord]:
     return {r.flow: r for r in map(_record, rows)}
 
 
+def previous_status(db: Mirror, flow: str, run_id: str) -> str | None:
+    """The status of the flow's run before this one that was not skipped (what "recovered" compares to)."""
+    rows = db.query(f"SELECT status FROM {TABLE} WHERE flow = ? AND run_id <> ? AND status IN ('success', "
+                    "'failed', 'unchanged') AND queued <= (SELECT queued FROM " + TABLE + " WHERE run_id = ?) "
+                    "ORDER BY queued DESC LIMIT 1", [flow, run_id, run_id])
+    return rows[0][0] if rows else None
+
+
 def last_due(db: Mirror) -> dict[str, datetime]:
     """Each flow's latest scheduled time that was taken up (run or skipped): where catch-up counts from."""
     rows = db.query(f"SELECT flow, max(coalesce(scheduled, queued)) FROM {TABLE} GROUP BY flow")

@@ -150,6 +150,9 @@ class Runner:
                         self._busy[a] = batch
                     started.append(batch)
                 self._queue.remove(record)
+                if batch.runs:
+                    log.info("flow %s runs with %s on account %s: one read of what they share", record.flow,
+                             ", ".join(r.flow for r in batch.runs), ", ".join(sorted(accounts)))
                 batch.runs.append(record)
                 self._running[record.run_id] = batch
         for batch in started:

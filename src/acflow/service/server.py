@@ -128,6 +128,7 @@ def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: flo
     sock = _listening(host, port)
     address = sock.getsockname()
     where = f"http://{'[' + address[0] + ']' if ':' in address[0] else address[0]}:{address[1]}"
+    service.base_url = where if host not in ("0.0.0.0", "::") else None
     app = build_app(service, ui=ui)
 
     class _Server(uvicorn.Server):
