@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -293,3 +294,191 @@ def test_a_failing_flow_does_not_stop_the_others(tmp_path: Path, sandbox: Sandbo
         assert server.proc.poll() is None
     finally:
         server.stop()
+
+
+# -- schedules, catch-up and alerts, with the service in this process (its scheduler driven through its own API)
+
+def _service(tmp_path: Path, sandbox: Sandbox, flows: str, monkeypatch: pytest.MonkeyPatch, **kw: object):
+    from acflow.service.core import Service
+
+    monkeypatch.setenv("AC_URL", sandbox.url)
+    monkeypatch.setenv("AC_KEY", sandbox.admin_key)
+    return Service(write_config(tmp_path, flows, rate_limit=5), **kw)
+
+
+def _wait_runs(service, count: int, timeout: float = 120, **where: str) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [r for r in service.runs(**where) if r.done]
+        if len(runs) >= count:
+            return runs
+        time.sleep(0.1)
+    raise AssertionError(f"{count} runs did not finish: {service.runs()}")
+
+
+SCHEDULED = """\
+  deals:
+    source: deals
+    to: out/deals.csv
+    schedule: {every: 1h}
+  contacts:
+    source: contacts
+    to: out/contacts.csv
+    schedule: {every: 1h}
+"""
+
+
+def test_two_flows_due_at_the_same_minute_run_together_within_the_limit(tmp_path: Path, sandbox: Sandbox,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from datetime import UTC, datetime
+
+    sandbox.set_rate_limit(5)
+    service = _service(tmp_path, sandbox, SCHEDULED, monkeypatch)
+    caplog.set_level("INFO", logger="acflow.service")
+    service.start()
+    try:
+        jobs = {job.id: job for job in service._scheduler.get_jobs()}
+        assert set(jobs) == {"deals", "contacts"}
+        states = {f.name: f for f in service.flows()}
+        assert states["deals"].schedule == "every hour (UTC)"
+        assert jobs["deals"].next_run_time == states["deals"].next_run  # what the pages say is what will happen
+        moment = datetime.now(UTC)
+        for job in jobs.values():  # the minute comes for both
+            job.modify(next_run_time=moment)
+        runs = _wait_runs(service, 2)
+    finally:
+        service.stop(30)
+    assert {r.flow: r.status for r in runs} == {"deals": "success", "contacts": "success"}
+    assert {r.trigger for r in runs} == {"schedule"}
+    assert sandbox.stats()["rate_limited"] == 0
+    assert sandbox.stats()["max_in_any_second"] <= 5
+    said = "\n".join(r.getMessage() for r in caplog.records)
+    assert re.search(r"flow (deals|contacts) runs with (contacts|deals) on account main", said), said
+
+
+def test_a_flow_that_missed_its_times_while_down_runs_once_at_start(tmp_path: Path, sandbox: Sandbox,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from acflow.mirror import Mirror
+    from acflow.service.history import TABLE
+
+    service = _service(tmp_path, sandbox, SCHEDULED, monkeypatch)
+    service.trigger("deals")
+    _wait_runs(service, 1)
+    service.stop(30)
+    time.sleep(0.2)
+    with Mirror(tmp_path / ".acflow" / "mirror.duckdb") as db:  # the service was down for three hours
+        db.query(f"UPDATE {TABLE} SET queued = queued - INTERVAL 3 HOUR, started = started - INTERVAL 3 HOUR, "
+                 "ended = ended - INTERVAL 3 HOUR")
+    again = _service(tmp_path, sandbox, SCHEDULED, monkeypatch)
+    again.start()
+    try:
+        runs = _wait_runs(again, 2, flow="deals")
+        time.sleep(1.0)  # no second catch-up comes
+        runs = again.runs(flow="deals")
+    finally:
+        again.stop(30)
+    assert [r.trigger for r in runs] == ["catch-up", "manual"]
+    assert runs[0].status == "success"
+    assert runs[0].scheduled is not None and runs[0].scheduled.minute == 0  # the latest missed hour
+    assert not again.runs(flow="contacts")  # never ran before: nothing to catch up
+
+
+def test_a_failed_run_sends_a_signed_webhook_and_an_email(tmp_path: Path, sandbox: Sandbox,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+    import secrets
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from aiosmtpd.controller import Controller
+    from standardwebhooks import Webhook
+
+    got: list[tuple[bytes, dict[str, str]]] = []
+    mails: list[object] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            got.append((body, {k.lower(): v for k, v in self.headers.items()}))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Mailbox:
+        async def handle_DATA(self, server, session, envelope):
+            mails.append(envelope)
+            return "250 OK"
+
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    with socket.socket() as probe:  # aiosmtpd's Controller needs a port number of its own
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    smtp = Controller(Mailbox(), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    monkeypatch.setenv("HOOK_SECRET", secret)
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    flows = f"""\
+  broken:
+    source: lists
+    to: blocked/lists.csv
+    alerts:
+      email: {{to: [ops@example.com], from: acflow@example.com,
+              smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}}}
+      webhook: {{url: "http://127.0.0.1:{receiver.server_port}/hook", secret_env: HOOK_SECRET}}
+"""
+    service = _service(tmp_path, sandbox, flows, monkeypatch)
+    service.start()
+    try:
+        record = service.trigger("broken")
+        _wait_runs(service, 1)
+        deadline = time.monotonic() + 30
+        while (not got or not mails) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        service.stop(30)
+        receiver.shutdown()
+        smtp.stop()
+    body, headers = got[0]
+    payload = Webhook(secret).verify(body, headers)
+    assert payload["flow"] == "broken" and payload["status"] == "failed" and payload["run_id"] == record.run_id
+    assert "blocked" in payload["error"]
+    message = mails[0].content.decode()
+    assert mails[0].rcpt_tos == ["ops@example.com"]
+    assert "acflow: flow broken failed" in message
+    assert secret not in message and sandbox.admin_key not in message
+
+
+def test_a_csv_client_reading_while_runs_replace_the_data_never_sees_a_partial_file(served: Served,
+                                                                                   sandbox: Sandbox) -> None:
+    served.wait(served.run("deals")["run_id"])
+    url = f"/data/{TOKEN}/deals.csv"  # the service's own token opens every data URL
+    sizes: set[int] = set()
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def read() -> None:
+        with httpx.Client(base_url=served.url, timeout=30) as client:
+            while not stop.is_set():
+                text = client.get(url).content.decode("utf-8-sig")
+                rows = list(csv.DictReader(io.StringIO(text)))
+                if not text.endswith("\n") or any(None in r.values() or None in r for r in rows):
+                    problems.append(text[-200:])
+                sizes.add(len(rows))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(3):
+            sandbox.mutate("deals", create=40)
+            served.wait(served.run("deals")["run_id"])
+    finally:
+        stop.set()
+        reader.join(30)
+    assert not problems
+    total = len(sandbox.snapshot("deals"))
+    assert sizes <= {total - 120, total - 80, total - 40, total}  # only ever a whole result, old or new
+    assert total in sizes or len(sizes) >= 2
