@@ -68,8 +68,8 @@ def test_the_clis_copies_of_library_defaults_are_equal():
 def test_python_api_names():
     assert sorted(acflow.__all__) == [
         "Account", "AcflowError", "ApiError", "ConfigError", "DestinationError", "ExportSummary",
-        "KeyRefused", "NotActiveCampaign", "PagingStuck", "RunSummary", "SyncSummary", "export", "preview", "run",
-        "sync", "validate",
+        "KeyRefused", "NotActiveCampaign", "PagingStuck", "RunSummary", "SyncSummary", "export", "preview", "report",
+        "run", "sync", "validate",
     ]
 
 
