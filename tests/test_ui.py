@@ -248,7 +248,8 @@ def test_a_person_creates_previews_saves_runs_and_downloads_a_flow(page: object,
     pg.wait_for_selector("#preview table")
     _shot(pg, shots, "flow")
 
-    pg.get_by_role("button", name="Rotate the token").click()  # hx-confirm: accepted below
+    pg.get_by_role("button", name="Rotate the token").click()  # its confirm() is accepted (the page fixture)
+    pg.wait_for_selector("#urls .notice")  # htmx swapped in the new URLs
     url = pg.locator("#url-csv").input_value()
     assert re.fullmatch(re.escape(server.url) + r"/data/open_deals\.csv\?token=[\w-]{40,}", url)
     rows = list(csv.DictReader(io.StringIO(httpx.get(url, timeout=60).content.decode("utf-8-sig"))))

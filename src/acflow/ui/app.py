@@ -89,6 +89,16 @@ class UI:
                                                 or service.config().mirror_path().parent))
         auth.first_start(self.passwords)
         self.static = Path(__file__).with_name("static")
+        folders = {f"{service.config_path.parent}/", f"{service.config_path.parent.resolve()}/"}
+
+        def relative(text: object) -> str:
+            """Paths under acflow.yaml's folder as the file writes them (out/deals.csv)."""
+            out = str(text)
+            for folder in sorted(folders, key=len, reverse=True):
+                out = out.replace(folder, "") if folder != "./" else out
+            return out
+
+        self.env.filters["rel"] = relative
 
     # -- plumbing
 
