@@ -181,11 +181,11 @@ class Sandbox:
         """A SPEC string (see acflow.sandbox.faults) or fault callables; None clears them."""
         return self._call(self._of(account).set_faults, faults, slow_seconds)
 
-    def set_rate_limit(self, rps: float, status: int | None = None) -> None:
-        self._call(self.server.set_rate_limit, rps, status)
+    def set_rate_limit(self, rps: float, status: int | None = None, account: str | None = None) -> None:
+        self._call(self._of(account).set_rate_limit, rps, status)
 
-    def set_latency(self, ms: float, jitter: float | None = None) -> None:
-        self._call(self.server.set_latency, ms, jitter)
+    def set_latency(self, ms: float, jitter: float | None = None, account: str | None = None) -> None:
+        self._call(self._of(account).set_latency, ms, jitter)
 
     def set_churn(self, spec: str | Mapping[str, float] | None) -> dict[str, float]:
         return self._call(self.server.set_churn, spec)

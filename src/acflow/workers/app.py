@@ -38,6 +38,14 @@ def get_app(broker: str | None = None, backend: str | None = None) -> Celery:
     return _apps[key]
 
 
+def _transport_options() -> dict[str, Any]:
+    """Redis as broker: a dead worker's unacknowledged task is given again after the visibility timeout,
+    found by a sweep every few seconds (kombu's default sweep is every 100 s)."""
+    visibility = float(os.environ.get("ACFLOW_VISIBILITY_TIMEOUT", 3600))
+    return {"visibility_timeout": visibility, "unacked_restore_interval": max(1, min(10, int(visibility / 4))),
+            "unacked_restore_throttle": 1, "socket_timeout": 30}
+
+
 def _make(broker: str, backend: str) -> Celery:
     from celery import Celery
 
@@ -52,7 +60,7 @@ def _make(broker: str, backend: str) -> Celery:
         task_track_started=True,
         result_expires=7 * 86400,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": float(os.environ.get("ACFLOW_VISIBILITY_TIMEOUT", 3600))},
+        broker_transport_options=_transport_options(),
         worker_cancel_long_running_tasks_on_connection_loss=False,  # a broker blip does not stop a sync
         worker_send_task_events=False,
     )

@@ -64,6 +64,8 @@ def register(app: typer.Typer) -> None:
 
             after_setup_logger.connect(to_json, weak=False)
             after_setup_task_logger.connect(to_json, weak=False)
+        from .. import columns, mirror, run, zones  # noqa: F401  loaded once, not by the first runs at once
+
         err.print(f"acflow worker: broker {shown(broker_url())}, queue {queue()}, {concurrency} at a time",
                   highlight=False)
         get_app().worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", "-Q", queue(),

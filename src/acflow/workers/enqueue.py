@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AcflowError, ConfigError
-from .plan import Job, jobs, mirror_root, with_accounts_file
+from .plan import Job, jobs, mirror_root
 
 
 def plan(config_path: str | Path | None, flows: Sequence[str] | None = None, *, trigger: str = "manual",
@@ -32,9 +32,7 @@ def plan(config_path: str | Path | None, flows: Sequence[str] | None = None, *, 
         from .accounts import read
 
         return [Job(name, entities=list(entities or []), **common) for name in read(accounts)]
-    cfg = load(config)
-    if accounts:
-        with_accounts_file(cfg, accounts)
+    cfg = load(config, accounts_file=accounts)
     names = cfg.flow_names(list(flows) if flows else None)
     return jobs(cfg, names, config=str(config), **common)
 

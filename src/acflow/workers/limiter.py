@@ -19,8 +19,10 @@ before the outage has then left the server's window too, and the limit holds acr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import os
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("acflow.workers")
 OUTAGE_LIMIT = 60.0  # seconds a sender waits for Redis to come back before its request fails
+OUTAGE_ENV = "ACFLOW_REDIS_OUTAGE_SECONDS"
+MARGIN_ENV = "ACFLOW_RATE_MARGIN"  # a wider window than 3% where senders' paths to the API vary more
 RETRY_EVERY = 0.5
 
 # KEYS: the send log, the pause key. ARGV: capacity, window (us), a unique member.
@@ -57,6 +61,13 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
 """
 
+# KEYS: the send log. ARGV: a member. Its time moves to now (only ever later): when it was written.
+_SENT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+return redis.call('ZADD', KEYS[1], 'XX', 'GT', now, ARGV[1])
+"""
+
 # KEYS: the pause key. ARGV: seconds (us). Pauses every sender until at least now + seconds.
 _PAUSE = """
 local t = redis.call('TIME')
@@ -73,28 +84,37 @@ return until_
 class RedisRateLimiter(RateLimiter):
     """`RateLimiter`'s contract (acquire, pause) with the log in Redis, shared by every process."""
 
-    def __init__(self, redis_url: str, account_url: str, rate: float = DEFAULT_RATE, margin: float = MARGIN,
-                 *, outage_limit: float = OUTAGE_LIMIT) -> None:
-        super().__init__(rate, margin)
+    def __init__(self, redis_url: str, account_url: str, rate: float = DEFAULT_RATE, margin: float | None = None,
+                 *, outage_limit: float | None = None) -> None:
+        super().__init__(rate, float(os.environ.get(MARGIN_ENV, MARGIN)) if margin is None else margin)
         self.redis: redis.Redis = settings.client(redis_url)
         self.redis_url = redis_url
         base = f"{settings.prefix()}rl:{account_url}"  # the URL: never the key
         self.keys = [base, base + ":paused"]
-        self.outage_limit = outage_limit
+        self.outage_limit = float(os.environ.get(OUTAGE_ENV, OUTAGE_LIMIT)) if outage_limit is None else outage_limit
         self._reserve_script = self.redis.register_script(_RESERVE)
         self._pause_script = self.redis.register_script(_PAUSE)
+        self._sent_script = self.redis.register_script(_SENT)
         self._member = uuid.uuid4().hex[:12]
         self._count = 0
         self._lost_at: float | None = None  # when Redis stopped answering
 
-    def _take(self) -> float:
-        """Seconds to wait (0: a slot was taken)."""
-        self._count += 1
-        waited = self._reserve_script(keys=self.keys, args=[self.capacity, math.ceil(self.window * 1e6),
-                                                            f"{self._member}:{self._count}"])
+    def _take(self, member: str) -> float:
+        """Seconds to wait (0: a slot was taken, named `member`)."""
+        waited = self._reserve_script(keys=self.keys, args=[self.capacity, math.ceil(self.window * 1e6), member])
         return int(waited) / 1e6
 
-    async def acquire(self) -> None:
+    def sent(self, member: str) -> None:
+        """The request of slot `member` was written now: its time in the log moves here. Between the
+        slot and the write a busy worker's event loop can lose tens of ms, which the server would
+        otherwise see as sends closer together than the log says (a 429 at the margin)."""
+        import redis
+
+        with contextlib.suppress(redis.RedisError):  # the slot's own time stands; the next acquire sees the outage
+            self._sent_script(keys=self.keys[:1], args=[member])
+
+    async def acquire(self) -> str:  # type: ignore[override]
+        """Wait for a slot; returns its name for `sent`."""
         import redis
 
         while True:
@@ -109,7 +129,9 @@ class RedisRateLimiter(RateLimiter):
                     if self._lost_at is not None:
                         log.warning("the rate limiter's Redis answers again (%s)", settings.shown(self.redis_url))
                     self._lost_at = None
-                wait = self._take()
+                self._count += 1
+                member = f"{self._member}:{self._count}"
+                wait = self._take(member)
             except redis.RedisError as exc:
                 now = time.monotonic()
                 if self._lost_at is None:
@@ -123,7 +145,7 @@ class RedisRateLimiter(RateLimiter):
                 await asyncio.sleep(RETRY_EVERY)
                 continue
             if wait <= 0:
-                return
+                return member
             await asyncio.sleep(wait)
 
     def pause(self, seconds: float) -> None:

@@ -45,6 +45,9 @@ def run_job(task_id: str, payload: dict[str, Any], *, hostname: str = "") -> dic
     ttl = float(os.environ.get(LEASE_TTL_ENV, DEFAULT_TTL))
     try:
         with AccountLease(records.r, job.account, ttl=ttl, wait=0 if job.busy == "skip" else job.wait_seconds):
+            done = records.result_of(task_id)  # a second delivery that waited for the first
+            if done is not None and done.get("status") != "skipped":
+                return done
             records.running(job.account, task_id, hostname)
             log.info("run started", extra={"account": job.account, "task": task_id, "flows": job.flows})
             try:
@@ -72,9 +75,7 @@ def _execute(job: Job, first_started: str) -> dict[str, Any]:
     from ..config import load
     from ..run import run
 
-    cfg = load(job.config)
-    if job.accounts_file:
-        with_accounts_file(cfg, job.accounts_file)
+    cfg = load(job.config, accounts_file=job.accounts_file)
     cfg, flows = narrowed(cfg, job.account, job.flows)
     appended = _appended_since(job.mirror_path(), [f for f in flows if cfg.flows[f].mode == "append"],
                                first_started)
