@@ -135,14 +135,18 @@ class Form:
         else:
             source: dict[str, Any] = {"entity": self.entity}
             old = editor.normal("source", original.get("source")) if original.get("source") else {}
-            if self.account and (len(accounts) > 1 or (isinstance(old, dict) and old.get("account"))):
+            several = isinstance(old, dict) and old.get("accounts")  # appended accounts: kept as written
+            if self.account and not several and (len(accounts) > 1 or (isinstance(old, dict) and old.get("account"))):
                 source["account"] = self.account
             for k, v in (old.items() if isinstance(old, dict) else []):
                 if k not in ("entity", "account"):
                     source[k] = v  # accounts:, raw:, account_column: as written
             out["source"] = source
         out["lookups"] = list(self.lookups)
-        if self.join_entity:
+        old_joins = editor.normal("join", original.get("join") or [])
+        if len(old_joins) > 1:
+            out["join"] = original["join"]  # the form shows the first join only: several are kept as written
+        elif self.join_entity:
             join: dict[str, Any] = {"entity": self.join_entity, "on": {self.join_left or "": self.join_right or "id"}}
             if self.join_how != "left":
                 join["how"] = self.join_how
