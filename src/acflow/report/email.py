@@ -78,8 +78,8 @@ def figures(src: Source) -> Iterator[Figure]:
     sql = None if sent is None else (
         f"SELECT id, name, type, CAST({w.local('sent_at')} AS DATE) AS sent, "
         f"{', '.join(n for n, _, _ in COUNTS)}, {_rates()} FROM {sent} ORDER BY sent_at, id")
-    yield figure(src, "email_campaigns", "email", "Campaigns sent", f"One row per campaign. {SENT} {HOW_RATES}",
-                 columns, sql, needs=needs, empty=empty)
+    per_campaign = figure(src, "email_campaigns", "email", "Campaigns sent",
+                          f"One row per campaign. {SENT} {HOW_RATES}", columns, sql, needs=needs, empty=empty)
 
     columns = [Column("period", "Period", "date"), Column("campaigns", "Campaigns"), *COUNT_COLUMNS, *RATE_COLUMNS]
     sql = None if sent is None else (
@@ -145,3 +145,4 @@ def figures(src: Source) -> Iterator[Figure]:
             f"shown {r['metric']} {float(r['total_rate']):.1%} instead of {float(r['unique_rate']):.1%} "  # type: ignore[arg-type]
             f"(x{float(r['factor']):.2f})." for r in inflated)  # type: ignore[arg-type]
     yield fig
+    yield per_campaign  # last: the trend first, the detail after

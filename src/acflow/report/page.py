@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .. import __version__
-from .charts import charts, money
+from .charts import charts, headline, money
 from .figures import SECTIONS, Column, Figure
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ html,body{margin:0;background:var(--bg,#fff)}
 .acflow-report h3{font-size:1.05em;margin:0 0 8px}
 .acflow-report .meta,.acflow-report .how,.acflow-report .seed{color:var(--muted)}
 .acflow-report .meta{margin:0 0 2px}
+.acflow-report .kpis{display:flex;flex-wrap:wrap;gap:8px;list-style:none;padding:0;margin:12px 0 0}
+.acflow-report .kpis li{border:1px solid var(--line);border-radius:6px;padding:4px 10px;background:var(--card)}
 .acflow-report nav ol{display:flex;flex-wrap:wrap;gap:4px 18px;list-style:none;padding:0;margin:12px 0 0}
 .acflow-report a{color:var(--accent)}
 .acflow-report .seed{margin:0 0 12px;font-style:italic}
@@ -103,6 +105,8 @@ data-grain="{{ report.window.grain }}">
 (by {{ report.window.grain }}, time zone {{ report.window.zone }})</p>
 <p class="meta">Made {{ stamp(report.generated_at) }} by acflow {{ version }} from the local mirror; \
 {{ freshness }}</p>
+<ul class="kpis" title="Headline figures of the sections below, where each says how it was computed">\
+{% for line in headline %}<li>{{ line }}</li>{% endfor %}</ul>
 <nav><ol>{% for key, name in sections.items() %}<li><a href="#{{ key }}">{{ name }}</a></li>{% endfor %}</ol></nav>
 </header>
 {% for key, name in sections.items() %}
@@ -231,7 +235,7 @@ def render_html(report: Report, *, fragment: bool = False) -> str:
         "by_section": by_section, "svgs": charts(report), "big": BIG_TABLE, "raw": _raw,
         "shown": lambda col, v, row: _shown(col, v, row, report.window.grain), "ids": _ids, "visible": _visible,
         "stamp": _stamp, "freshness": _freshness(report), "mirror_name": report.mirror.rsplit("/", 1)[-1],
-        "css": CSS,
+        "css": CSS, "headline": headline(report),
     }
     body = env.from_string(TEMPLATE).render(context)
     if fragment:
