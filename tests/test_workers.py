@@ -70,7 +70,8 @@ class Cluster:
         log = (self.root / f"{name}.log").open("w")
         # niced: the sandbox stands for a server on other machines; starved of CPU by the workers on
         # these two cores, it would time arrivals late (tens of ms), not the workers send early
-        proc = subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "acflow.cli", "worker", "-c", "10", "-n", f"{name}@{TAG}", *args],
+        proc = subprocess.Popen(["nice", "-n", "10", sys.executable, "-m", "acflow.cli", "worker", "-c", "10",
+                                 "-n", f"{name}@{TAG}", *args],
                                 env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root)
         self.workers[f"{name}@{TAG}"] = proc
         return proc

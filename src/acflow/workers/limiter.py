@@ -41,7 +41,7 @@ MARGIN_ENV = "ACFLOW_RATE_MARGIN"  # a wider window than 3% where senders' paths
 RETRY_EVERY = 0.5
 
 # KEYS: the send log, the pause key. ARGV: capacity, window (us), a unique member.
-# Returns 0 (a slot is taken now) or the microseconds to wait before asking again.
+# Returns minus the slot's time (us; a slot is taken now) or the microseconds to wait before asking again.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -55,7 +55,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < capacity then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-  return 0
+  return -now
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
@@ -98,11 +98,17 @@ class RedisRateLimiter(RateLimiter):
         self._member = uuid.uuid4().hex[:12]
         self._count = 0
         self._lost_at: float | None = None  # when Redis stopped answering
+        self.slots: list[int] | None = None  # a list here collects the slots' times (us, Redis's clock): tests
 
     def _take(self, member: str) -> float:
         """Seconds to wait (0: a slot was taken, named `member`)."""
-        waited = self._reserve_script(keys=self.keys, args=[self.capacity, math.ceil(self.window * 1e6), member])
-        return int(waited) / 1e6
+        answer = int(self._reserve_script(keys=self.keys, args=[self.capacity, math.ceil(self.window * 1e6),
+                                                                member]))
+        if answer <= 0:
+            if self.slots is not None:
+                self.slots.append(-answer)
+            return 0.0
+        return answer / 1e6
 
     def sent(self, member: str) -> None:
         """The request of slot `member` was written now: its time in the log moves here. Between the
