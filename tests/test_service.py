@@ -482,3 +482,22 @@ def test_a_csv_client_reading_while_runs_replace_the_data_never_sees_a_partial_f
     total = len(sandbox.snapshot("deals"))
     assert sizes <= {total - 120, total - 80, total - 40, total}  # only ever a whole result, old or new
     assert total in sizes or len(sizes) >= 2
+
+
+def test_the_mcp_endpoint_is_served_at_slash_mcp_behind_its_token(tmp_path: Path, sandbox: Sandbox) -> None:
+    pytest.importorskip("mcp")
+    from test_mcp_transports import _ask
+
+    mcp_token = "mcp-token-0123456789abcdef0123"
+    flows = FLOWS + "  contacts_too:\n    source: contacts\n    to: out/contacts.csv\n"
+    server = Served(write_config(tmp_path, flows), sandbox, "--no-schedules", "--mcp",
+                    env={"ACFLOW_MCP_TOKEN": mcp_token})
+    try:
+        server.wait(server.run("contacts_too")["run_id"])
+        time.sleep(6)  # the service lets go of the mirror when idle; MCP reads it read-only
+        answer = _ask(f"{server.url}/mcp", mcp_token)
+        assert str(len(sandbox.snapshot("contacts"))) in answer.content[0].text  # the contacts the mirror holds
+        assert httpx.post(f"{server.url}/mcp", json={}).status_code == 401
+    finally:
+        server.stop()
+    assert mcp_token not in server.log

@@ -126,7 +126,26 @@ def _too_many() -> JSONResponse:
                         headers={"Retry-After": "60"})
 
 
-def build_app(service: Service, *, ui: bool = True, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def build_app(service: Service, *, ui: bool = True, extra_routes: list[BaseRoute] | None = None,
+              mcp: Any = None) -> Starlette:
+    """The service's app; `mcp` (acflow.mcp.server.asgi_app's) is mounted at /mcp, its session manager
+    run for the app's life."""
+    app = _build(service, ui=ui, extra_routes=extra_routes)
+    if mcp is None:
+        return app
+    import contextlib as _contextlib
+
+    @_contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        async with mcp.lifespan():
+            yield
+
+    app.router.routes.insert(0, Route("/mcp", mcp, methods=["GET", "POST", "DELETE"]))
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def _build(service: Service, *, ui: bool, extra_routes: list[BaseRoute] | None) -> Starlette:
     door = Doorman()
 
     def authorized(request: Request) -> Response | None:

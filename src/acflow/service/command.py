@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
         no_schedules: Annotated[bool, typer.Option("--no-schedules", help="Serve the API, pages and data URLs, "
                                                    "but run flows only when asked.")] = False,
         ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Serve the web pages too.")] = True,
+        mcp: Annotated[bool, typer.Option("--mcp", help="Serve acflow mcp's endpoint at /mcp too (pip install "
+                                          "'acflow[mcp]'; bearer token: ACFLOW_MCP_TOKEN).")] = False,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request to ActiveCampaign "
                                               "(keys redacted).")] = False,
     ) -> None:
@@ -50,7 +52,7 @@ def register(app: typer.Typer) -> None:
         from .server import serve
 
         raise typer.Exit(serve(config, mirror=mirror, host=host, port=port, grace=grace, parallel=parallel,
-                               new_token=new_token, schedules=not no_schedules, ui=ui, verbose=verbose,
+                               new_token=new_token, schedules=not no_schedules, ui=ui, verbose=verbose, mcp=mcp,
                                say=lambda text: err.print(text, highlight=False, soft_wrap=True)))
 
     @app.command("runs")

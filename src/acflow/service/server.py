@@ -114,8 +114,22 @@ def _logging(verbose: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+def _mcp(service: Any, host: str) -> Any:
+    """acflow mcp's HTTP endpoint at /mcp, behind ACFLOW_MCP_TOKEN (or the service's token, when it is
+    given as ACFLOW_SERVICE_TOKEN: only its hash is kept otherwise)."""
+    from ..mcp.server import asgi_app
+    from .tokens import TOKEN_ENV
+
+    token = os.environ.get("ACFLOW_MCP_TOKEN") or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise ConfigError("--mcp needs ACFLOW_MCP_TOKEN (or ACFLOW_SERVICE_TOKEN) set: the bearer token MCP "
+                          "clients send to /mcp")
+    return asgi_app(service.config_path, service.mirror_path, token, host=host)
+
+
 def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: float, parallel: int,
-          new_token: bool, schedules: bool, ui: bool, verbose: bool, say: Callable[[str], None]) -> int:
+          new_token: bool, schedules: bool, ui: bool, verbose: bool, say: Callable[[str], None],
+          mcp: bool = False) -> int:
     import uvicorn
 
     from .app import build_app
@@ -129,7 +143,7 @@ def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: flo
     address = sock.getsockname()
     where = f"http://{'[' + address[0] + ']' if ':' in address[0] else address[0]}:{address[1]}"
     service.base_url = where if host not in ("0.0.0.0", "::") else None
-    app = build_app(service, ui=ui)
+    app = build_app(service, ui=ui, mcp=_mcp(service, host) if mcp else None)
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -145,7 +159,7 @@ def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: flo
                 for s, h in before.items():
                     signal.signal(s, h)
 
-    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on" if mcp else "off",
                                     timeout_graceful_shutdown=5))
     service.start()
     flows = service.flows()
