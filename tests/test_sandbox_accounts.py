@@ -90,11 +90,25 @@ def test_a_single_account_sandbox_has_no_prefix_routes():
         assert get(f"{single.url}/acct/acct01", single.admin_key).status_code == 404
 
 
-def test_cli_has_an_accounts_flag():
+def test_cli_has_a_more_accounts_flag():
     from typer.testing import CliRunner
 
     from acflow.cli import app
 
     result = CliRunner().invoke(app, ["sandbox", "serve", "--help"])
     assert result.exit_code == 0
-    assert "--accounts" in result.output
+    assert "--more-accounts" in result.output
+
+
+def test_the_cli_serves_more_accounts_beside_the_size_flag_of_the_accounts_entity():
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent.parent / "benchmarks"))
+    from _sandbox_process import sandbox_process
+
+    with sandbox_process("--more-accounts", "2", "--accounts", "3", "--contacts", "5") as url:
+        first = get(url, "sandbox-admin-key", "accounts").json()
+        other = get(f"{url}/acct/acct02", "acct02-admin-key", "accounts")
+        assert other.status_code == 200
+        assert len(first["accounts"]) == len(other.json()["accounts"]) == 3
+        assert httpx.get(f"{url}/_sandbox/stats").json()["accounts"]["acct02"]["requests"] == 1

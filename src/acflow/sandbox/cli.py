@@ -108,7 +108,7 @@ def serve(
     user_timezone: str = typer.Option(USER_ZONE, "--user-timezone",
                                       help="The admin key's user's own zone (its localZoneid), which real "
                                            "accounts show can differ from the account's."),
-    accounts: int = typer.Option(0, "--accounts", min=0,
+    more_accounts: int = typer.Option(0, "--more-accounts", min=0,
                                  help="Serve this many more accounts beside the first, acct01...: each at "
                                       "URL/acct/NAME with key NAME-admin-key, its own data, rate limit and stats."),
     cache_mb: int = typer.Option(256, "--cache-mb", min=0,
@@ -127,7 +127,7 @@ def serve(
     try:
         config = Config(host, port, seed, chosen, latency_ms, jitter, rate_limit, rate_limit_status,
                         faults or None, slow_seconds, churn or None, admin_key, restricted_key, timezone,
-                        cache_mb=cache_mb, user_timezone=user_timezone, accounts=account_names(accounts))
+                        cache_mb=cache_mb, user_timezone=user_timezone, accounts=account_names(more_accounts))
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     try:

@@ -4,7 +4,7 @@ They need no key and are neither rate limited nor counted in the stats. In a man
 each account has its own under its prefix: /acct/NAME/_sandbox/stats, .../snapshot/{entity}, ...
 
     GET    /_sandbox/stats               requests, rate_limited, faults, by_path, max_in_any_second...
-                                         (and, with --accounts, each account's under "accounts")
+                                         (and, with --more-accounts, each account's under "accounts")
     POST   /_sandbox/mutate              {"entity": "contacts", "create": 2, "update": 3, "delete": 1,
                                           "soft_delete": 1} -> the ids of each (ints)
     POST   /_sandbox/edit                {"entity": "fields", "create": [{"title": "Plan", "type": "date"}],
