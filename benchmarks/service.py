@@ -36,12 +36,12 @@ ENTITIES = ["deals", "contacts", "lists", "campaigns", "segments", "forms", "dea
             "tags"]
 
 
-def config(folder: Path, accounts: list[str]) -> Path:
+def config(folder: Path, accounts: list[str], count: int) -> Path:
     lines = ["version: 1", "accounts:"]
     for i, name in enumerate(accounts):
         lines += [f"  {name}:", f"    url_env: URL_{i}", f"    key_env: KEY_{i}", f"    rate_limit: {LIMIT}"]
     lines.append("flows:")
-    for n in range(20):  # 7, 7 and 6 flows per account, over different entities
+    for n in range(count):  # 7, 7 and 6 flows per account (of 20 over 3), over different entities
         account = accounts[n % len(accounts)]
         entity = ENTITIES[(n // len(accounts)) % len(ENTITIES)]
         lines += [f"  f{n:02d}_{entity}:", f"    source: {{entity: {entity}, account: {account}}}",
@@ -56,8 +56,10 @@ def main() -> None:
     ap.add_argument("--contacts", type=int, default=2000)
     ap.add_argument("--deals", type=int, default=1000)
     ap.add_argument("--idle-seconds", type=float, default=20.0)
+    ap.add_argument("--accounts", type=int, default=3)
+    ap.add_argument("--flows", type=int, default=20)
     args = ap.parse_args()
-    names = ["main", "acct01", "acct02"]
+    names = ["main", *(f"acct{i:02d}" for i in range(1, args.accounts))]
     from acflow.sandbox.server import ADMIN_KEY
 
     flags = ["--latency-ms", "250", "--rate-limit", str(LIMIT), "--contacts", str(args.contacts),
@@ -65,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         urls = [stack.enter_context(sandbox_process(*flags, "--seed", str(i + 1))) for i in range(len(names))]
         folder = Path(tmp)
-        cfg = config(folder, names)
+        cfg = config(folder, names, args.flows)
         env = {**os.environ, "ACFLOW_SERVICE_TOKEN": TOKEN}
         for i, u in enumerate(urls):
             env[f"URL_{i}"], env[f"KEY_{i}"] = u, ADMIN_KEY
@@ -81,7 +83,7 @@ def main() -> None:
                     raise SystemExit("the service did not start:\n" + "\n".join(lines))
                 time.sleep(0.05)
             api = httpx.Client(base_url=found[0].group(1), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
-            flows = [f"f{n:02d}_{ENTITIES[(n // 3) % len(ENTITIES)]}" for n in range(20)]
+            flows = [f"f{n:02d}_{ENTITIES[(n // len(names)) % len(ENTITIES)]}" for n in range(args.flows)]
             clock = time.monotonic()
             ids = [api.post(f"/flows/{f}/run").json()["run_id"] for f in flows]
             runs = {}
@@ -94,12 +96,13 @@ def main() -> None:
                 time.sleep(0.2)
             wall = time.monotonic() - clock
             stats = [httpx.get(f"{u}/_sandbox/stats").json() for u in urls]
-            print(f"20 flows over 3 accounts at {LIMIT:g} requests/s, 250 ms latency: all done in {wall:.1f} s; "
+            print(f"{args.flows} flows over {len(names)} accounts at {LIMIT:g} requests/s, 250 ms latency: "
+                  f"all done in {wall:.1f} s; "
                   f"statuses: {statistics.multimode([r['status'] for r in runs.values()])}")
             print("| account | flows | requests | busy for (s) | use of its limit | 429s | max in any second |")
             print("|---|---|---|---|---|---|---|")
             for i, name in enumerate(names):
-                mine = [r for r, f in zip(runs.values(), flows, strict=True) if int(f[1:3]) % 3 == i]
+                mine = [r for r, f in zip(runs.values(), flows, strict=True) if int(f[1:3]) % len(names) == i]
                 start = min(_t(r["started"]) for r in mine)
                 end = max(_t(r["ended"]) for r in mine)
                 s = stats[i]
@@ -120,6 +123,8 @@ def main() -> None:
             cpu1 = ps.cpu_times()
             rss = ps.memory_info().rss / 2**20
             cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / args.idle_seconds * 100
+            if os.environ.get("SHOW_LOG"):
+                print("\n".join(lines))
             print(f"idle between runs: {rss:.0f} MB resident, {cpu:.2f}% of a core over {args.idle_seconds:g} s")
         finally:
             proc.terminate()

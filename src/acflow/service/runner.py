@@ -67,6 +67,7 @@ class Runner:
         self._idle = threading.Condition(self._lock)
         self._timer: threading.Timer | None = None
         self._gather_from: float | None = None
+        self._blocked: dict[str, datetime] = {}  # run id -> when it first found its account busy
 
     # -- asking for runs
 
@@ -139,11 +140,11 @@ class Runner:
                 if batch is None:
                     if any(a in self._busy for a in accounts):
                         holder = next(self._busy[a] for a in accounts if a in self._busy)
-                        if not getattr(record, "_said_wait", False):
+                        if record.run_id not in self._blocked:
                             log.info("flow %s waits: account %s is busy with %s", record.flow,
                                      ", ".join(sorted(accounts & holder.accounts)),
                                      ", ".join(r.flow for r in holder.runs))
-                            record._said_wait = True  # type: ignore[attr-defined]
+                            self._blocked[record.run_id] = now()
                         continue
                     batch = forming[accounts] = _Batch(accounts)
                     for a in accounts:
@@ -177,8 +178,10 @@ class Runner:
         start = now()
         for r in batch.runs:
             r.started, r.status = start, "running"
-            r.waited = round((start - r.queued).total_seconds(), 3)
-            if r.waited >= 1:
+            with self._lock:
+                blocked = self._blocked.pop(r.run_id, None)
+            if blocked is not None:  # the time its account was busy with another run, not the gathering
+                r.waited = round((start - blocked).total_seconds(), 3)
                 log.info("flow %s waited %.1f s for account %s", r.flow, r.waited, ", ".join(sorted(batch.accounts)))
             self._save(r)
 
@@ -237,6 +240,7 @@ class Runner:
         with self._lock:
             self._accepting = False
             queued, self._queue = self._queue, []
+            self._blocked.clear()
         for r in queued:
             r.status, r.ended, r.error = "skipped", now(), "the service stopped before this run started"
             self._save(r)
