@@ -504,3 +504,53 @@ def test_the_mcp_endpoint_is_served_at_slash_mcp_behind_its_token(tmp_path: Path
     finally:
         server.stop()
     assert mcp_token not in server.log
+
+
+def test_the_report_is_emailed_on_its_schedule_with_the_page_attached(tmp_path: Path, sandbox: Sandbox,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+    from email import message_from_bytes
+
+    from aiosmtpd.controller import Controller
+
+    mails: list[object] = []
+
+    class Mailbox:
+        async def handle_DATA(self, server, session, envelope):
+            mails.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Mailbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    monkeypatch.setenv("ACFLOW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ACFLOW_SMTP_PORT", str(port))
+    monkeypatch.setenv("ACFLOW_SMTP_SECURITY", "none")
+    monkeypatch.setenv("ACFLOW_SMTP_FROM", "acflow@example.com")
+    service = _service(tmp_path, sandbox, FLOWS, monkeypatch)
+    (tmp_path / "acflow.yaml").write_text((tmp_path / "acflow.yaml").read_text().replace(
+        "flows:\n", 'report: {every: 1w, days: [mon], at: "07:00", to: [boss@example.com], since: all}\nflows:\n'))
+    service.reload()
+    service.start()
+    try:
+        service.trigger("deals")
+        _wait_runs(service, 1)
+        job = service._scheduler.get_job("*report*")
+        assert job is not None
+        job.modify(next_run_time=datetime.now(UTC))  # Monday 07:00 comes
+        deadline = time.monotonic() + 60
+        while not mails and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        service.stop(30)
+        smtp.stop()
+    assert mails and mails[0].rcpt_tos == ["boss@example.com"]
+    message = message_from_bytes(mails[0].content)
+    parts = {p.get_content_type(): p for p in message.walk()}
+    assert "image/png" in parts and parts["image/png"].get_payload(decode=True)[:8] == b"\x89PNG\r\n\x1a\n"
+    attached = next(p for p in message.walk() if p.get_filename() and p.get_filename().endswith(".html"))
+    page = attached.get_payload(decode=True).decode()
+    assert "Pipeline" in page and "<script" not in page.lower()
+    assert sandbox.admin_key not in mails[0].content.decode(errors="replace")

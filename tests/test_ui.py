@@ -344,3 +344,16 @@ def test_no_secret_in_any_page(server: Server, sandbox_server: Sandbox) -> None:
         assert PASSWORD not in html, path
     assert "loader:***@" in client.get("/ui/flows/warehouse").text
     assert list(tokens)
+
+
+def test_the_report_is_a_page_of_the_ui(page: object, server: Server, shots: Path) -> None:
+    client = server.client()  # logged in; a browser without a session is sent to the login
+    assert httpx.get(server.url + "/ui/report", follow_redirects=False).status_code in (303, 307)
+    page.goto(server.url + "/ui/report?since=all")  # type: ignore[attr-defined]
+    html = page.content()  # type: ignore[attr-defined]
+    for section in ("E-mail", "Pipeline", "Forms"):
+        assert section in html
+    assert "<script" not in html.lower() and 'src="http' not in html
+    _shot(page, shots, "report-page")
+    bad = client.get("/ui/report?since=yesterday-ish")
+    assert bad.status_code == 400 and "since" in bad.text

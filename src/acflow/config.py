@@ -26,6 +26,7 @@ from .account import Account
 from .errors import ConfigError, ConfigErrors, did_you_mean, quoted
 from .service.alerts import NESTED as ALERTS_MODELS
 from .service.alerts import AlertsSpec
+from .service.reports import ReportSpec
 from .service.schedule import Schedule, ScheduleSpec
 
 DEFAULT_CONFIG = Path("acflow.yaml")
@@ -218,6 +219,7 @@ class ConfigSpec(_Strict):
     service: ServiceSpec = Field(default_factory=ServiceSpec)
     schedule: Schedule = None  # every flow's, unless a flow has its own
     alerts: AlertsSpec | None = None  # every flow's, which a flow's alerts: extend or replace
+    report: ReportSpec | None = None  # acflow serve e-mails acflow report's page on a schedule
     flows: dict[str, FlowSpec]
 
     @field_validator("full_refresh_every")
@@ -351,6 +353,7 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
         name = str(part)
         nested = {"accounts": AccountSpec, "flows": FlowSpec, "source": SourceSpec, "join": JoinSpec,
                   "csv": CsvSpec, "serve": ServeSpec, "service": ServiceSpec, "schedule": ScheduleSpec,
+                  "report": ReportSpec,
                   **ALERTS_MODELS}.get(name)
         if name in ("accounts", "flows", "join") or (name == "webhook" and i < len(parts)
                                                       and isinstance(parts[i], int)):

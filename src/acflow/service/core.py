@@ -323,6 +323,12 @@ class Service:
         with self.mirror() as db:
             taken = history.last_due(db) if catch_up else {}
         current = now()
+        if cfg.spec.report is not None:
+            from . import reports
+            from .schedule import trigger as report_trigger
+
+            self._scheduler.add_job(reports.send, report_trigger(cfg.spec.report.schedule), args=[self],
+                                    id="*report*", name="report e-mail", replace_existing=True)
         for name in cfg.flows:
             spec = schedule_of(cfg, name)
             if spec is None:

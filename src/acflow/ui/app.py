@@ -154,6 +154,7 @@ class UI:
             Route("/ui/runs/{run_id}", self.run_page),
             Route("/ui/runs/{run_id}/status", self.run_status),
             Route("/ui/pygments.css", self.pygments_css),
+            Route("/ui/report", self.report),
             Mount("/ui/static", app=StaticFiles(directory=self.static), name="static"),
         ]
 
@@ -363,6 +364,26 @@ class UI:
             return self.render(request, "missing.html", 404, what="that run")
         return self.render(request, "run.html", run=record, hint=what_to_do(record.error) if record.error else "",
                            progress=self.service.progress(record.run_id))
+
+    async def report(self, request: Request) -> Response:
+        """acflow report's page, built from the mirror now (no request to ActiveCampaign)."""
+        _, denied = self.guard(request)
+        if denied is not None:
+            return denied
+        from ..errors import AcflowError
+        from ..report import render_html
+        from ..service.reports import build
+
+        account = request.query_params.get("account") or None
+        since = request.query_params.get("since") or "90d"
+        try:
+            made = await run_in_threadpool(build, self.service, account, since)
+        except AcflowError as exc:
+            return self.render(request, "report_error.html", 400, error=str(exc))
+        # the page is self-contained: inline styles and SVG, no script, nothing fetched
+        headers = {**_headers(), "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                   "img-src data:; frame-ancestors 'none'; form-action 'self'"}
+        return HTMLResponse(await run_in_threadpool(render_html, made), headers=headers)
 
     async def pygments_css(self, request: Request) -> Response:
         from pygments.formatters import HtmlFormatter
