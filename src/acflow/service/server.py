@@ -97,6 +97,7 @@ def _listening(host: str, port: int) -> socket.socket:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host"
                           ) from None
+    sock.listen(2048)  # connections wait from now on: "listening on" is said before uvicorn has started
     sock.set_inheritable(True)
     return sock
 
