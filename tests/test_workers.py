@@ -208,3 +208,41 @@ def test_workers_stop_gracefully_on_sigterm(cluster):
     codes = [proc.wait(timeout=60) for proc in cluster.workers.values()]
     assert codes == [0] * len(codes)
     assert "Warm shutdown" in (cluster.root / "w2.log").read_text()
+
+
+def test_acflow_serve_puts_its_runs_on_the_workers(cluster, tmp_path):
+    """`acflow serve --workers celery`: a run asked for over HTTP goes to a worker; the service records it."""
+    import httpx
+
+    from test_service import TOKEN
+
+    name = cluster.sb.accounts[0]
+    (tmp_path / "acflow.yaml").write_text(f"""\
+version: 1
+accounts:
+  {name}: {{url: "{cluster.sb.account_url(name)}", key_env: {name.upper()}_KEY}}
+flows:
+  served_deals:
+    source: deals
+    to: {tmp_path}/out/deals.csv
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "acflow.cli", "serve", "--config", str(tmp_path / "acflow.yaml"),
+                             "--port", "0", "--no-schedules", "--no-ui", "--workers", "celery"],
+                            env={**cluster.env, "ACFLOW_SERVICE_TOKEN": TOKEN}, cwd=tmp_path,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()
+        url = first.split("listening on ")[1].strip()
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        run = httpx.post(f"{url}/flows/served_deals/run", headers=auth, timeout=30).json()
+        done = wait_for(lambda: (r := httpx.get(f"{url}/runs/{run['run_id']}", headers=auth, timeout=30).json())
+                        ["status"] not in ("queued", "running") and r, 120, "the run on a worker")
+        assert done["status"] == "success", done
+        deals = len(snapshot_ids(cluster.sb, "deals", name))
+        assert list(done["rows_written"].values()) == [deals]
+        assert done["rows_read"]["deals"] == deals
+        assert (tmp_path / "out" / "deals.csv").read_text().count("\n") == deals + 1
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    assert proc.returncode == 0

@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
         no_schedules: Annotated[bool, typer.Option("--no-schedules", help="Serve the API, pages and data URLs, "
                                                    "but run flows only when asked.")] = False,
         ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Serve the web pages too.")] = True,
+        workers: Annotated[str | None, typer.Option("--workers", help="celery: put runs on the queue of acflow "
+                                                    "worker processes (pip install 'acflow[workers]'; "
+                                                    "ACFLOW_REDIS_URL) instead of running them here.")] = None,
         mcp: Annotated[bool, typer.Option("--mcp", help="Serve acflow mcp's endpoint at /mcp too (pip install "
                                           "'acflow[mcp]'; bearer token: ACFLOW_MCP_TOKEN).")] = False,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request to ActiveCampaign "
@@ -53,6 +56,7 @@ def register(app: typer.Typer) -> None:
 
         raise typer.Exit(serve(config, mirror=mirror, host=host, port=port, grace=grace, parallel=parallel,
                                new_token=new_token, schedules=not no_schedules, ui=ui, verbose=verbose, mcp=mcp,
+                               workers=workers,
                                say=lambda text: err.print(text, highlight=False, soft_wrap=True)))
 
     @app.command("runs")

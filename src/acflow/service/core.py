@@ -61,7 +61,7 @@ class Service:
 
     def __init__(self, config_path: str | Path, *, mirror: str | Path | None = None,
                  accounts: Mapping[str, Account] | None = None, parallel: int = 4, schedules: bool = True,
-                 retention: timedelta | None = None) -> None:
+                 retention: timedelta | None = None, workers: str | None = None) -> None:
         self.config_path = Path(config_path)
         self._given_accounts = dict(accounts or {})
         self._cfg = load(self.config_path)
@@ -71,6 +71,12 @@ class Service:
         self.tokens = Tokens(self.state_dir)
         self.retention = retention or _retention(self._cfg) or DEFAULT_RETENTION
         self._schedules_on = schedules
+        self.workers = workers  # "celery": runs go to acflow worker processes (workers/), not threads here
+        if workers is not None:
+            served_flows = [n for n in self._cfg.flows if served.formats(self._cfg, n)]
+            if served_flows:
+                raise ConfigError(f"flow {served_flows[0]} has serve:, which needs the flow run by acflow serve "
+                                  "itself: without --workers, or write it where the BI tool reads (a database)")
         self._scheduler: Any = None
         self._db: Mirror | None = None
         self._db_users = 0
@@ -185,6 +191,8 @@ class Service:
         from ..run import run
 
         cfg = self.config()
+        if self.workers == "celery":
+            return self._on_workers(flows, on_synced)
 
         def progress(entity: str, page: Any, stats: Any) -> None:
             on_rows(entity, page.rows)
@@ -200,6 +208,30 @@ class Service:
                         served.publish(cfg, result.flow, formats, self.accounts(), db, self.state_dir)
                     except AcflowError as exc:
                         result.status, result.error = "failed", f"the copy served at its data URL: {exc}"
+        return summary
+
+    def _on_workers(self, flows: list[str], on_synced: Callable[[], None]) -> RunSummary:
+        """The batch as Celery tasks (one per account), waited for; their figures as a run summary."""
+        from ..run import FlowResult, RunSummary
+        from ..sync import EntityResult, SyncSummary
+        from ..workers.enqueue import enqueue_runs, results
+
+        ids = enqueue_runs(self.config_path, flows, trigger="service", busy="wait")
+        got = results(ids)
+        on_synced()
+        summary = RunSummary(str(self.config_path), "workers", ids[0] if ids else "")
+        for task in got:
+            sync = SyncSummary(str(task.get("account")), "workers", "", "", requests=int(task.get("requests") or 0))
+            sync.entities = [EntityResult(entity, fetched=int(n)) for entity, n in (task.get("read") or {}).items()]
+            if sync.entities:
+                sync.entities[0].rate_limited = int(task.get("rate_limited") or 0)
+            summary.syncs.append(sync)
+            for f in task.get("flows") or []:
+                summary.flows.append(FlowResult(f["flow"], f.get("destination") or "", "", f.get("status") or "failed",
+                                                int(f.get("rows") or 0), error=f.get("error")))
+            if task.get("status") != "ok" and not task.get("flows"):
+                why = task.get("error") or "the task failed"
+                summary.flows += [FlowResult(name, "", "", "failed", error=why) for name in flows]
         return summary
 
     def _note_health(self, summary: RunSummary) -> None:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from ..config import load
 from ..errors import ConfigError
+from ..listening import address, listening
 from .history import RunRecord
 
 log = logging.getLogger("acflow.service")
@@ -87,21 +87,6 @@ def rotate(config: Path, mirror: Path | None, flow: str, base: str) -> list[str]
         "The old token no longer works; this one is shown this once."]
 
 
-def _listening(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or --host"
-                          ) from None
-    sock.listen(2048)  # connections wait from now on: "listening on" is said before uvicorn has started
-    sock.set_inheritable(True)
-    return sock
-
-
 def _logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
@@ -141,7 +126,7 @@ def _frugal_memory() -> None:
 
 def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: float, parallel: int,
           new_token: bool, schedules: bool, ui: bool, verbose: bool, say: Callable[[str], None],
-          mcp: bool = False) -> int:
+          mcp: bool = False, workers: str | None = None) -> int:
     import uvicorn
 
     from .app import build_app
@@ -150,11 +135,17 @@ def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: flo
 
     _logging(verbose)
     _frugal_memory()
-    service = Service(config, mirror=mirror, parallel=parallel, schedules=schedules)
+    if workers not in (None, "celery"):
+        raise ConfigError(f"--workers {workers!r}: the one kind is celery (acflow worker processes)")
+    if workers:
+        import importlib.util
+
+        if importlib.util.find_spec("celery") is None:
+            raise ConfigError("--workers celery needs Celery: pip install 'acflow[workers]'")
+    service = Service(config, mirror=mirror, parallel=parallel, schedules=schedules, workers=workers)
     shown = service_token(service.tokens, rotate=new_token)
-    sock = _listening(host, port)
-    address = sock.getsockname()
-    where = f"http://{'[' + address[0] + ']' if ':' in address[0] else address[0]}:{address[1]}"
+    sock = listening(host, port)
+    where = address(sock)
     service.base_url = where if host not in ("0.0.0.0", "::") else None
     app = build_app(service, ui=ui, mcp=_mcp(service, host) if mcp else None)
 

@@ -88,8 +88,9 @@ def _execute(job: Job, first_started: str) -> dict[str, Any]:
     failed = [f"{f.flow}: {f.error}" for f in summary.flows if f.status == "failed"]
     failed += [f"{e.entity}: {e.error or e.incomplete}" for e in syncs if e.status != "ok"]
     return {**out, "status": "ok" if summary.ok else "failed", "error": "; ".join(failed)[:2000] or None,
-            "flows": [{"flow": f.flow, "status": f.status, "rows": f.rows, "destination": f.destination}
-                      for f in summary.flows],
+            "flows": [{"flow": f.flow, "status": f.status, "rows": f.rows, "destination": f.destination,
+                       "error": f.error} for f in summary.flows],
+            "read": {e.entity: e.fetched for e in syncs},  # per entity: the service's run history shows it
             "rows": sum(e.fetched for e in syncs),
             "requests": sum(s.requests for s in summary.syncs), "rate_limited": sum(e.rate_limited for e in syncs)}
 
