@@ -99,12 +99,12 @@ def main() -> None:
             print(f"{args.flows} flows over {len(names)} accounts at {LIMIT:g} requests/s, 250 ms latency: "
                   f"all done in {wall:.1f} s; "
                   f"statuses: {statistics.multimode([r['status'] for r in runs.values()])}")
-            print("| account | flows | requests | busy for (s) | use of its limit | 429s | max in any second |")
+            print("| account | flows | requests | reading for (s) | use of its limit | 429s | max in any second |")
             print("|---|---|---|---|---|---|---|")
             for i, name in enumerate(names):
                 mine = [r for r, f in zip(runs.values(), flows, strict=True) if int(f[1:3]) % len(names) == i]
                 start = min(_t(r["started"]) for r in mine)
-                end = max(_t(r["ended"]) for r in mine)
+                end = max(_t(r["synced"]) for r in mine)  # its last request: the writes follow, account free
                 s = stats[i]
                 busy = end - start
                 use = s["requests"] / (LIMIT * busy) if busy else 0

@@ -36,3 +36,27 @@ def test_pause_holds_everyone_back():
 def test_one_limiter_per_account():
     assert limiter_for("https://a.api-us1.com") is limiter_for("https://a.api-us1.com")
     assert limiter_for("https://a.api-us1.com") is not limiter_for("https://b.api-us1.com")
+
+
+def test_an_urgent_request_takes_the_next_free_slot_before_those_waiting():
+    """A keyset read waits for each page before asking the next: its request goes before pages others
+    fetch ahead, or an account's last seconds are that one reader with one request in flight."""
+    import asyncio
+
+    from acflow.ratelimit import RateLimiter
+
+    limiter = RateLimiter(rate=5)
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool = False) -> None:
+        await limiter.acquire(urgent=urgent)
+        order.append(name)
+
+    async def main() -> None:
+        ahead = [asyncio.create_task(take(f"ahead{i}")) for i in range(9)]
+        await asyncio.sleep(0.05)  # five took the window's slots; four wait for the next ones
+        await asyncio.gather(take("urgent", urgent=True), *ahead)
+
+    asyncio.run(main())
+    assert order.index("urgent") == 5  # the first slot that came free
+    assert len(order) == 10

@@ -246,7 +246,8 @@ class Client:
         self._http: aiohttp.ClientSession | None = None
         self._base = f"{account.url}/api/3/"
         self._proxy: str | None = None
-        self._connections = asyncio.Semaphore(concurrency * 2)  # as many as the pool holds
+        self._connections = asyncio.Semaphore(concurrency * 2)  # as many as the pool holds, but
+        self._urgent_connections = asyncio.Semaphore(concurrency)  # these: the pool holds them too
 
     async def __aenter__(self) -> Client:
         self._proxy = env_proxy(self.account.url)
@@ -254,7 +255,7 @@ class Client:
         # httpx's API over aiohttp (benchmarks/throughput.py), and a sync is bound by it
         tls = tls_context() if self.account.url.startswith("https://") else None
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency * 2, ssl=tls if tls else True,
+            connector=aiohttp.TCPConnector(limit=self.concurrency * 3, ssl=tls if tls else True,
                                            keepalive_timeout=5.0),  # idle connections servers may drop
             trace_configs=_sent_trace(self.limiter),
             headers={"Api-Token": self.account.key, "Accept": "application/json", "User-Agent": USER_AGENT},
@@ -288,12 +289,12 @@ class Client:
         return await self._get(path, params, stats, _parse_object)
 
     async def get_page(self, path: str, key: str, params: dict[str, Any] | None = None,
-                       stats: RequestStats | None = None) -> RawPage:
-        """GET one page of a list, kept as bytes (see RawPage)."""
-        return await self._get(path, params, stats, lambda body: read_page(body, key))
+                       stats: RequestStats | None = None, urgent: bool = False) -> RawPage:
+        """GET one page of a list, kept as bytes (see RawPage); `urgent` as for RateLimiter.acquire."""
+        return await self._get(path, params, stats, lambda body: read_page(body, key), urgent)
 
     async def _get(self, path: str, params: dict[str, Any] | None, stats: RequestStats | None,
-                   parse: Callable[[bytes], T]) -> T:
+                   parse: Callable[[bytes], T], urgent: bool = False) -> T:
         attempt_no = 0
         forbidden_retries = refused_retries = 0
         last: Retryable | None = None
@@ -310,7 +311,7 @@ class Client:
                     if attempt_no > 1:
                         self._count(stats, "retries")
                     try:
-                        result = await self._with_rate_limit(path, params, stats, parse)
+                        result = await self._with_rate_limit(path, params, stats, parse, urgent)
                     except _Forbidden as exc:
                         forbidden_retries += 1
                         if forbidden_retries > INTERMITTENT_403_RETRIES:
@@ -373,11 +374,12 @@ class Client:
                 setattr(s, name, getattr(s, name) + 1)
 
     async def _with_rate_limit(self, path: str, params: dict[str, Any] | None,
-                               stats: RequestStats | None, parse: Callable[[bytes], T]) -> T:
+                               stats: RequestStats | None, parse: Callable[[bytes], T], urgent: bool = False) -> T:
         # a connection first, then the time slot: a request must not take its slot and then
-        # wait for a connection, or it reaches the server later than the limiter counted
-        async with self._connections:
-            slot = await self.limiter.acquire()
+        # wait for a connection, or it reaches the server later than the limiter counted; urgent
+        # requests have connections of their own, so pages fetched ahead cannot hold them back
+        async with self._urgent_connections if urgent else self._connections:
+            slot = await (self.limiter.acquire(urgent=True) if urgent else self.limiter.acquire())
             self._count(stats, "requests")
             return await self._send(path, params, stats, parse, slot)
 

@@ -257,7 +257,7 @@ async def _keyset(client: Client, entity: Entity, params: dict[str, Any], stats:
             query["id_greater"] = greater
         if less is not None:
             query["id_less"] = less
-        raw = await client.get_page(entity.path, entity.key, query, stats)
+        raw = await client.get_page(entity.path, entity.key, query, stats, urgent=True)  # one page at a time
         _note(progress, raw, counts_all=greater == 0 and less is None and order == "ASC")
         return raw
 

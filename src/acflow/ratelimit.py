@@ -18,6 +18,7 @@ from collections import deque
 
 DEFAULT_RATE = 5.0
 MARGIN = 0.03  # 3% wider window: 4.85 requests/s against a limit of 5
+URGENT_FIRST = 0.005  # seconds a request waits while an urgent one takes the free slot
 
 
 class RateLimiter:
@@ -29,9 +30,10 @@ class RateLimiter:
         self.window = self.capacity / rate * (1 + margin)
         self._sent: deque[float] = deque()
         self._paused_until = 0.0
+        self._urgent = 0  # urgent acquirers waiting
         self._lock = threading.Lock()  # no awaits inside: safe across event loops and threads
 
-    def _reserve(self) -> float:
+    def _reserve(self, urgent: bool = False) -> float:
         """Take a slot now (returns 0) or say how long to wait before asking again."""
         with self._lock:
             now = time.monotonic()
@@ -40,13 +42,26 @@ class RateLimiter:
             while self._sent and self._sent[0] <= now - self.window:
                 self._sent.popleft()
             if len(self._sent) < self.capacity:
+                if self._urgent and not urgent:  # a reader that cannot go on without its answer goes first
+                    return URGENT_FIRST
                 self._sent.append(now)
                 return 0.0
             return self._sent[0] + self.window - now
 
-    async def acquire(self) -> None:
-        while (wait := self._reserve()) > 0:
-            await asyncio.sleep(wait)
+    async def acquire(self, urgent: bool = False) -> None:
+        """Wait for a slot. `urgent`: the next page of a read that goes one page at a time (id keyset):
+        served before the pages other readers fetch ahead, or the account's last seconds are that one
+        reader alone, one request in flight."""
+        if urgent:
+            with self._lock:
+                self._urgent += 1
+        try:
+            while (wait := self._reserve(urgent)) > 0:
+                await asyncio.sleep(wait)
+        finally:
+            if urgent:
+                with self._lock:
+                    self._urgent -= 1
 
     def pause(self, seconds: float) -> None:
         """The server said "too many": nobody sends for `seconds`."""

@@ -24,10 +24,11 @@ _SETUP = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     run_id VARCHAR PRIMARY KEY, flow VARCHAR, trigger VARCHAR, scheduled TIMESTAMPTZ, queued TIMESTAMPTZ,
     started TIMESTAMPTZ, ended TIMESTAMPTZ, status VARCHAR, rows_read JSON, rows_written JSON,
-    requests BIGINT, rate_limited BIGINT, waited DOUBLE, error VARCHAR)
+    requests BIGINT, rate_limited BIGINT, waited DOUBLE, error VARCHAR);
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS synced TIMESTAMPTZ
 """
 _COLUMNS = ("run_id", "flow", "trigger", "scheduled", "queued", "started", "ended", "status", "rows_read",
-            "rows_written", "requests", "rate_limited", "waited", "error")
+            "rows_written", "requests", "rate_limited", "waited", "error", "synced")
 
 
 @dataclass
@@ -46,6 +47,7 @@ class RunRecord:
     rate_limited: int = 0  # 429 answers the run's sync received (and waited out)
     waited: float = 0.0  # seconds queued behind another run of the same account
     error: str | None = None
+    synced: datetime | None = None  # when its reads were done (the writes followed): the account was free
 
     @property
     def seconds(self) -> float | None:
@@ -59,7 +61,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("queued", "scheduled", "started", "ended"):
+        for key in ("queued", "scheduled", "started", "ended", "synced"):
             out[key] = out[key].isoformat() if out[key] is not None else None
         out["seconds"] = self.seconds
         return out
@@ -78,14 +80,15 @@ def save(db: Mirror, record: RunRecord) -> None:
     marks = ", ".join("?" for _ in _COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
     with db.cursor() as con:
-        con.execute(f"INSERT INTO {TABLE} VALUES ({marks}) ON CONFLICT (run_id) DO UPDATE SET {updates}", values)
+        con.execute(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks}) "
+                    f"ON CONFLICT (run_id) DO UPDATE SET {updates}", values)
 
 
 def _record(row: Iterable[Any]) -> RunRecord:
     data = dict(zip(_COLUMNS, row, strict=True))
     for key in ("rows_read", "rows_written"):
         data[key] = json.loads(data[key]) if data[key] else {}
-    for key in ("scheduled", "queued", "started", "ended"):
+    for key in ("scheduled", "queued", "started", "ended", "synced"):
         if data[key] is not None:
             data[key] = data[key].astimezone()
     data["requests"] = data["requests"] or 0

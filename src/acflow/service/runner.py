@@ -228,6 +228,8 @@ class Runner:
             freed = [a for a in batch.accounts if self._busy.get(a) is batch]
             for a in freed:
                 del self._busy[a]
+            for r in batch.runs:
+                r.synced = r.synced or now()
         if freed and dispatch:
             self._dispatch()
 

@@ -119,8 +119,9 @@ class RedisRateLimiter(RateLimiter):
         with contextlib.suppress(redis.RedisError):  # the slot's own time stands; the next acquire sees the outage
             self._sent_script(keys=self.keys[:1], args=[member])
 
-    async def acquire(self) -> str:  # type: ignore[override]
-        """Wait for a slot; returns its name for `sent`."""
+    async def acquire(self, urgent: bool = False) -> str:  # type: ignore[override]
+        """Wait for a slot; returns its name for `sent`. `urgent` is not ranked across processes: the
+        window is shared by all, first come first served."""
         import redis
 
         while True:
