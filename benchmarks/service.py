@@ -121,11 +121,13 @@ def main() -> None:
             cpu0 = ps.cpu_times()
             time.sleep(args.idle_seconds)
             cpu1 = ps.cpu_times()
-            rss = ps.memory_info().rss / 2**20
+            full = ps.memory_full_info()
+            rss, uss = full.rss / 2**20, full.uss / 2**20  # uss: its own pages, not the libraries' shared ones
             cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / args.idle_seconds * 100
             if os.environ.get("SHOW_LOG"):
                 print("\n".join(lines))
-            print(f"idle between runs: {rss:.0f} MB resident, {cpu:.2f}% of a core over {args.idle_seconds:g} s")
+            print(f"idle between runs: {rss:.0f} MB resident ({uss:.0f} MB its own), {cpu:.2f}% of a core over "
+                  f"{args.idle_seconds:g} s")
         finally:
             proc.terminate()
             proc.wait(60)
