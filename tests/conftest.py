@@ -120,3 +120,38 @@ def mysql_url() -> Iterator[str]:
         finally:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
             admin.close()
+
+
+# Debian's Chromium, driven by Playwright (its own browser download cannot reach the network here):
+# installed by apt-get when missing and possible; skipped with the reason otherwise, never under CI.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def chromium() -> Path:
+    import shutil
+    import subprocess
+
+    if not CHROMIUM.exists() and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, capture_output=True, timeout=900)
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is needed under CI: apt-get install chromium")
+    pytest.skip(f"no Chromium at {CHROMIUM} and apt-get could not install it; under CI this fails")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the whole run; each test opens its own context or page."""
+    path = chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(path), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

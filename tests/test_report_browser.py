@@ -8,45 +8,13 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import acflow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-
-
-def _chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, capture_output=True, timeout=900)
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is needed under CI: apt-get install chromium")
-    pytest.skip(f"no Chromium at {CHROMIUM} and apt-get could not install it; under CI this fails")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    path = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(path), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,6 @@ import pytest
 
 from acflow.sandbox import Sandbox
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PASSWORD = "correct-horse-battery"
 DB_PASSWORD = "s3cret-db-pw"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -56,19 +53,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, capture_output=True, timeout=900)
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is needed under CI: apt-get install chromium")
-    pytest.skip(f"no Chromium at {CHROMIUM} and apt-get could not install it; under CI this fails")
 
 
 class Server:
@@ -116,19 +100,6 @@ def server(sandbox_server: Sandbox, tmp_path_factory: pytest.TempPathFactory) ->
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    path = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(path), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

@@ -213,7 +213,6 @@ def test_workers_stop_gracefully_on_sigterm(cluster):
 def test_acflow_serve_puts_its_runs_on_the_workers(cluster, tmp_path):
     """`acflow serve --workers celery`: a run asked for over HTTP goes to a worker; the service records it."""
     import httpx
-
     from test_service import TOKEN
 
     name = cluster.sb.accounts[0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
-import socket
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -75,16 +74,9 @@ def serve(gate: TokenGate, host: str, port: int, *, token_shown: str | None) -> 
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        from ..errors import ConfigError
+    from ..listening import listening
 
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port") from None
+    sock = listening(host, port)
     bound = sock.getsockname()[1]
     app = Starlette(routes=[Route(PATH, gate)], lifespan=lambda _app: gate.lifespan())
     shown = f"[{host}]" if ":" in host else host
