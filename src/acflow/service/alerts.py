@@ -213,6 +213,30 @@ _SECRET_PARAM = re.compile(r"([?&;](?:[a-z_]*(?:password|passwd|pwd|token|secret
                            r"[^&;#\s]*", re.IGNORECASE)
 
 
+def unreached(exc: object, timeout: float, tls: str = "") -> str:
+    """Why a receiver (an SMTP server, a webhook) was not reached, in words: one place for both.
+    `tls` is added to a TLS failure's line (what to check for that kind of receiver)."""
+    import socket
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"its TLS certificate is not trusted ({exc.verify_message}): behind a company proxy, set "
+                "SSL_CERT_FILE to its CA bundle")
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed ({exc.reason or type(exc).__name__}){tls}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, socket.gaierror):
+        return "the host name is not known"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "the receiver closed the connection without an answer"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__
+
+
 def hide_secrets(text: str) -> str:
     """A run's error line or a destination's URI as an alert may show it: a URI's password, and query
     values named like a token, key or secret, replaced by ***."""

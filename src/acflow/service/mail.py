@@ -13,7 +13,6 @@ import base64
 import html as html_lib
 import os
 import smtplib
-import socket
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 
 from ..account import is_loopback
 from ..errors import ConfigError
-from .alerts import AttemptFailed, EmailSpec, Event, Kind, Security, check_address, hide_secrets
+from .alerts import AttemptFailed, EmailSpec, Event, Kind, Security, check_address, hide_secrets, unreached
 
 ENV = {"host": "ACFLOW_SMTP_HOST", "port": "ACFLOW_SMTP_PORT", "user": "ACFLOW_SMTP_USER",
        "password": "ACFLOW_SMTP_PASSWORD", "from": "ACFLOW_SMTP_FROM", "security": "ACFLOW_SMTP_SECURITY"}
@@ -267,21 +266,7 @@ def _why(exc: BaseException, mail: MailSettings, timeout: float) -> str:
         return "the server offers no login (AUTH) on this connection: most offer it only after STARTTLS or on ssl"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return "the server closed the connection"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"its TLS certificate is not trusted ({exc.verify_message}): behind a company proxy, set "
-                "SSL_CERT_FILE to its CA bundle")
-    if isinstance(exc, ssl.SSLError):
-        return (f"TLS failed ({exc.reason or type(exc).__name__}): check security: ssl is for port 465, "
-                "starttls for 587")
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"no answer within {timeout:g} s"
-    if isinstance(exc, socket.gaierror):
-        return "the host name is not known"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return type(exc).__name__
+    return unreached(exc, timeout, tls=": check security: ssl is for port 465, starttls for 587")
 
 
 def _scrub(text: str, mail: MailSettings) -> str:

@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -30,7 +29,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..errors import ConfigError
-from .alerts import AttemptFailed, Event, Kind, WebhookSpec, check_url, hide_secrets
+from .alerts import AttemptFailed, Event, Kind, WebhookSpec, check_url, hide_secrets, unreached
 
 MAKE_SECRET = "export {var}=whsec_$(openssl rand -base64 32)"
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
@@ -183,19 +182,6 @@ def _retriable(reason: object) -> bool:
 
 
 def _why(reason: object, timeout: float) -> str:
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return (f"its TLS certificate is not trusted ({reason.verify_message}): behind a company proxy, set "
-                "SSL_CERT_FILE to its CA bundle")
-    if isinstance(reason, ssl.SSLError):
-        return f"TLS failed ({reason.reason or type(reason).__name__})"
-    if isinstance(reason, TimeoutError | socket.timeout):
-        return f"no answer within {timeout:g} s"
-    if isinstance(reason, socket.gaierror):
-        return "the host name is not known"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, http.client.RemoteDisconnected | ConnectionResetError):
+    if isinstance(reason, http.client.RemoteDisconnected):
         return "the receiver closed the connection without an answer"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    return type(reason).__name__
+    return unreached(reason, timeout)
