@@ -123,20 +123,27 @@ def own_redis(tmp_path):
     stop()
 
 
-def test_redis_restarted_during_a_sync_it_resumes_within_the_limit(own_redis, tmp_path, monkeypatch):
+def _syncing(sb, tmp_path):
+    """A sync of the sandbox's contacts under way in a thread; its summary lands in out["s"]."""
     from acflow import Account
-    from acflow.mirror import Mirror
     from acflow.sync import sync
+
+    account = Account(sb.url, sb.admin_key)
+    out: dict = {}
+    runner = threading.Thread(target=lambda: out.update(s=sync(["contacts"], account=account,
+                                                               mirror=tmp_path / "m.duckdb")))
+    runner.start()
+    return account, runner, out
+
+
+def test_redis_restarted_during_a_sync_it_resumes_within_the_limit(own_redis, tmp_path, monkeypatch):
+    from acflow.mirror import Mirror
 
     port, start, stop = own_redis
     monkeypatch.setenv("ACFLOW_REDIS_URL", f"redis://127.0.0.1:{port}/0")
     monkeypatch.setenv("ACFLOW_RATE_MARGIN", "0.10")
     with Sandbox(sizes={"contacts": 1500}, rate_limit=5, latency_ms=50) as sb:
-        account = Account(sb.url, sb.admin_key)
-        out: dict = {}
-        runner = threading.Thread(target=lambda: out.update(s=sync(["contacts"], account=account,
-                                                                   mirror=tmp_path / "m.duckdb")))
-        runner.start()
+        account, runner, out = _syncing(sb, tmp_path)
         wait_for(lambda: sb.stats()["requests"] >= 5, 60, "the sync to be under way")
         stop()  # redis-cli shutdown nosave: the limiter's log is gone
         time.sleep(1.5)
@@ -152,19 +159,13 @@ def test_redis_restarted_during_a_sync_it_resumes_within_the_limit(own_redis, tm
 
 
 def test_redis_gone_for_good_the_sync_fails_cleanly_naming_it(own_redis, tmp_path, monkeypatch):
-    from acflow import Account
     from acflow.mirror import Mirror
-    from acflow.sync import sync
 
     port, _, stop = own_redis
     monkeypatch.setenv("ACFLOW_REDIS_URL", f"redis://127.0.0.1:{port}/0")
     monkeypatch.setenv("ACFLOW_REDIS_OUTAGE_SECONDS", "1")
     with Sandbox(sizes={"contacts": 1500}, rate_limit=5, latency_ms=50) as sb:
-        account = Account(sb.url, sb.admin_key)
-        out: dict = {}
-        runner = threading.Thread(target=lambda: out.update(s=sync(["contacts"], account=account,
-                                                                   mirror=tmp_path / "m.duckdb")))
-        runner.start()
+        account, runner, out = _syncing(sb, tmp_path)
         wait_for(lambda: sb.stats()["requests"] >= 4, 60, "the sync to be under way")
         stop()
         runner.join(timeout=120)
