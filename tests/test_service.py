@@ -554,3 +554,28 @@ def test_the_report_is_emailed_on_its_schedule_with_the_page_attached(tmp_path: 
     page = attached.get_payload(decode=True).decode()
     assert "Pipeline" in page and "<script" not in page.lower()
     assert sandbox.admin_key not in mails[0].content.decode(errors="replace")
+
+
+def test_account_urls_are_shown_without_credentials_and_a_key_pasted_as_the_url_never(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from acflow.service.core import Service
+
+    pasted = "abcdefghijklmnopqrstuvwxyz0123456789"
+    monkeypatch.setenv("PASTED_URL", pasted)
+    (tmp_path / "acflow.yaml").write_text("""\
+version: 1
+accounts:
+  a: {url: "https://bob:hunter2@acme.api-us1.com", key_env: NOT_SET_KEY}
+  b: {url_env: PASTED_URL, key_env: NOT_SET_KEY}
+flows:
+  x: {source: {entity: deals, account: a}, to: x.csv}
+""")
+    service = Service(tmp_path / "acflow.yaml")
+    try:
+        health = service.accounts_health()
+        states = service.flows()
+    finally:
+        service.stop(1)
+    assert [h["url"] for h in health] == ["https://acme.api-us1.com", "$PASTED_URL"]
+    shown = repr(health) + repr([s.to_dict() for s in states])
+    assert "hunter2" not in shown and pasted not in shown

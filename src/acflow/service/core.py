@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -310,10 +311,12 @@ class Service:
     def accounts_health(self) -> list[dict[str, Any]]:
         cfg = self.config()
         out = []
+        from ..account import normalize_url
+
         for name, spec in cfg.spec.accounts.items():
-            url = spec.url or f"${spec.url_env}"
-            with contextlib.suppress(AcflowError):
-                url = self.accounts()[name].url
+            url = f"${spec.url_env}" if spec.url is None else "(not a valid API URL)"
+            with contextlib.suppress(AcflowError):  # credentials in it dropped; a key pasted as it never shown
+                url = normalize_url(spec.url or os.environ.get(spec.url_env or "", ""))
             h = self._health.get(url, {})
             out.append({"name": name, "url": url, "key_ok": h.get("key_ok"), "restricted_stubs": h.get("stubs", 0),
                         "last_429": h.get("last_429"), "checked": h.get("checked")})
