@@ -143,9 +143,11 @@ def chromium() -> Path:
     pytest.skip(f"no Chromium at {CHROMIUM} and apt-get could not install it; under CI this fails")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the whole run; each test opens its own context or page."""
+    """A headless Chromium per test module (Playwright's sync API keeps an event loop running in this
+    thread while it is open: a session-wide one broke every later asyncio.run); each test opens its own
+    context or page."""
     path = chromium()
     from playwright.sync_api import sync_playwright
 
