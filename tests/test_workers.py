@@ -202,16 +202,9 @@ def test_status_shows_queue_workers_and_last_errors(cluster):
     assert "queue acflow-" in text.stdout and "error" in text.stdout and "acct02" in text.stdout
 
 
-def test_workers_stop_gracefully_on_sigterm(cluster):
-    for proc in cluster.workers.values():
-        proc.send_signal(signal.SIGTERM)
-    codes = [proc.wait(timeout=60) for proc in cluster.workers.values()]
-    assert codes == [0] * len(codes)
-    assert "Warm shutdown" in (cluster.root / "w2.log").read_text()
-
-
 def test_acflow_serve_puts_its_runs_on_the_workers(cluster, tmp_path):
-    """`acflow serve --workers celery`: a run asked for over HTTP goes to a worker; the service records it."""
+    """`acflow serve --workers celery`: a run asked for over HTTP goes to a worker; the service records it.
+    (Before the SIGTERM test below, which stops the cluster's workers.)"""
     import httpx
     from test_service import TOKEN
 
@@ -226,7 +219,7 @@ flows:
     to: {tmp_path}/out/deals.csv
 """)
     proc = subprocess.Popen([sys.executable, "-m", "acflow.cli", "serve", "--config", str(tmp_path / "acflow.yaml"),
-                             "--port", "0", "--no-schedules", "--no-ui", "--workers", "celery"],
+                             "--port", "0", "--no-schedules", "--no-ui", "--workers", "celery", "--grace", "5"],
                             env={**cluster.env, "ACFLOW_SERVICE_TOKEN": TOKEN}, cwd=tmp_path,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -239,9 +232,18 @@ flows:
         assert done["status"] == "success", done
         deals = len(snapshot_ids(cluster.sb, "deals", name))
         assert list(done["rows_written"].values()) == [deals]
-        assert done["rows_read"]["deals"] == deals
+        assert 0 <= done["rows_read"]["deals"] <= deals  # what this sync read (earlier tests synced this account)
+        assert done["requests"] > 0
         assert (tmp_path / "out" / "deals.csv").read_text().count("\n") == deals + 1
     finally:
         proc.terminate()
         proc.wait(60)
     assert proc.returncode == 0
+
+
+def test_workers_stop_gracefully_on_sigterm(cluster):
+    for proc in cluster.workers.values():
+        proc.send_signal(signal.SIGTERM)
+    codes = [proc.wait(timeout=60) for proc in cluster.workers.values()]
+    assert codes == [0] * len(codes)
+    assert "Warm shutdown" in (cluster.root / "w2.log").read_text()
