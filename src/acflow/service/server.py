@@ -142,12 +142,12 @@ def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: flo
 
         if importlib.util.find_spec("celery") is None:
             raise ConfigError("--workers celery needs Celery: pip install 'acflow[workers]'")
-    service = Service(config, mirror=mirror, parallel=parallel, schedules=schedules, workers=workers)
-    shown = service_token(service.tokens, rotate=new_token)
     sock = listening(host, port)
+    service = Service(config, mirror=mirror, parallel=parallel, schedules=schedules, workers=workers)
     where = address(sock)
     service.base_url = where if host not in ("0.0.0.0", "::") else None
     app = build_app(service, ui=ui, mcp=_mcp(service, host) if mcp else None)
+    shown = service_token(service.tokens, rotate=new_token)  # last: a token made is a token shown
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager

@@ -30,20 +30,21 @@ def register(app: typer.Typer) -> None:
         """
         import uvicorn
 
+        from ..listening import address, listening
         from ..service.app import build_app
         from ..service.core import Service
         from ..service.tokens import service_token
 
+        sock = listening(host, port)  # a taken port is one line (before a token is made and not shown)
         service = Service(config, mirror=mirror, schedules=False)
         token = service_token(service.tokens)
         app_ = build_app(service)
         if token:
             err.print(f"The service token (shown once; log in with it, then set a UI password): {token}",
                       highlight=False, soft_wrap=True)
-        shown = f"[{host}]" if ":" in host else host
-        out.print(f"acflow UI on http://{shown}:{port}/ for {config} (Ctrl-C stops it)", highlight=False,
+        out.print(f"acflow UI on {address(sock)}/ for {config} (Ctrl-C stops it)", highlight=False,
                   soft_wrap=True)
         try:
-            uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
+            uvicorn.Server(uvicorn.Config(app_, log_level="warning", server_header=False)).run(sockets=[sock])
         finally:
             service.stop()
