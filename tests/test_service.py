@@ -579,3 +579,22 @@ flows:
     assert [h["url"] for h in health] == ["https://acme.api-us1.com", "$PASTED_URL"]
     shown = repr(health) + repr([s.to_dict() for s in states])
     assert "hunter2" not in shown and pasted not in shown
+
+
+def test_the_readmes_serve_example_is_a_valid_acflow_yaml(tmp_path: Path) -> None:
+    """The README's acflow serve example, as written there, passes `acflow validate` and means what it says."""
+    from acflow.config import load
+    from acflow.run import check, list_flows
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Keeping data fresh"):]
+    block = section[section.index("```yaml\n") + 8:section.index("```\n", section.index("```yaml\n") + 8)]
+    (tmp_path / "acflow.yaml").write_text("version: 1\naccounts:\n  main: {url: https://acme.api-us1.com, "
+                                          "key_env: AC_KEY}\n" + block)
+    cfg = load(tmp_path / "acflow.yaml")
+    assert set(check(cfg)) == {"deals_pipeline", "contacts", "lists"}
+    listed = {f["flow"]: f for f in list_flows(cfg)}
+    assert listed["deals_pipeline"]["schedule"] == "every 30 minutes, Mon–Fri, 08:00–18:00 (Europe/Berlin)"
+    assert listed["lists"]["schedule"] is None  # schedule: off turns the default off
+    assert listed["contacts"]["schedule"].startswith("cron 0 2 * * *")
+    assert cfg.flows["deals_pipeline"].serve is not None and cfg.spec.service.keep_runs == "90d"
