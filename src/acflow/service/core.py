@@ -106,7 +106,8 @@ class Service:
         return (st.st_mtime, st.st_size)
 
     def config(self) -> Config:
-        """The file as it is now: re-read when it changed (a broken file raises, the last good one stays in use)."""
+        """The file as it is now: re-read when it changed (a broken file is logged once, and the last good
+        version stays in use: a typo saved mid-edit must not stop the schedules)."""
         if self._file_stamp() != self._stamp:
             self.reload()
         return self._cfg
