@@ -598,3 +598,28 @@ def test_the_readmes_serve_example_is_a_valid_acflow_yaml(tmp_path: Path) -> Non
     assert listed["lists"]["schedule"] is None  # schedule: off turns the default off
     assert listed["contacts"]["schedule"].startswith("cron 0 2 * * *")
     assert cfg.flows["deals_pipeline"].serve is not None and cfg.spec.service.keep_runs == "90d"
+
+
+def test_an_account_without_its_key_fails_only_its_own_flows(tmp_path: Path, sandbox: Sandbox,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "acflow.yaml").write_text(f"""\
+version: 1
+accounts:
+  main: {{url: "{sandbox.url}", key_env: AC_KEY, rate_limit: 1000}}
+  other: {{url: "https://other.api-us1.com", key_env: OTHER_KEY_NOT_SET}}
+flows:
+  lists: {{source: {{entity: lists, account: main}}, to: out/lists.csv}}
+  elsewhere: {{source: {{entity: lists, account: other}}, to: out/other.csv}}
+""")
+    monkeypatch.setenv("AC_KEY", sandbox.admin_key)
+    monkeypatch.delenv("OTHER_KEY_NOT_SET", raising=False)
+    from acflow.service.core import Service
+
+    service = Service(tmp_path / "acflow.yaml")
+    try:
+        good, bad = service.trigger("lists"), service.trigger("elsewhere")
+        runs = {r.run_id: r for r in _wait_runs(service, 2)}
+    finally:
+        service.stop(30)
+    assert runs[good.run_id].status == "success"
+    assert runs[bad.run_id].status == "failed" and "OTHER_KEY_NOT_SET" in runs[bad.run_id].error

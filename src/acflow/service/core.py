@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -138,9 +138,20 @@ class Service:
 
         return frozenset(e for _, e in needs(self.config(), flow))
 
-    def accounts(self) -> dict[str, Account]:
+    def accounts(self, names: Iterable[str] | None = None) -> dict[str, Account]:
+        """The named accounts, their keys read from the environment now (a missing one: its ConfigError);
+        with no names, every account whose key is set (an unset one must not fail unrelated flows)."""
         cfg = self._cfg
-        return {name: self._given_accounts.get(name) or cfg.account(name) for name in cfg.spec.accounts}
+        out: dict[str, Account] = {}
+        for name in names if names is not None else cfg.spec.accounts:
+            if name in self._given_accounts:
+                out[name] = self._given_accounts[name]
+            elif names is not None:
+                out[name] = cfg.account(name)
+            else:
+                with contextlib.suppress(AcflowError):
+                    out[name] = cfg.account(name)
+        return out
 
     # -- the mirror, shared
 
@@ -177,8 +188,9 @@ class Service:
         try:
             with self.mirror() as db:
                 history.save(db, record)
-        except AcflowError as exc:  # a mirror that cannot be written is the run's problem, not the service's
-            log.error("run %s of %s not recorded: %s", record.run_id, record.flow, exc)
+        except Exception as exc:  # a mirror that cannot be written is the run's problem, not the service's
+            log.error("run %s of %s not recorded: %s", record.run_id, record.flow,
+                      str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     # -- runs
 
@@ -200,14 +212,15 @@ class Service:
             on_rows(entity, page.rows)
 
         with self.mirror() as db:
-            summary = run(flows, config=cfg, accounts=self.accounts(), mirror=db, on_progress=progress,
-                          on_synced=on_synced)
+            summary = run(flows, config=cfg, accounts=self._given_accounts, mirror=db, on_progress=progress,
+                          on_synced=on_synced)  # the flows' other accounts: keys read by run, as acflow run does
             self._note_health(summary)
             for result in summary.flows:
                 formats = served.formats(cfg, result.flow)
                 if formats and result.status in ("ok", "unchanged") and result.flow in flows:
                     try:
-                        served.publish(cfg, result.flow, formats, self.accounts(), db, self.state_dir)
+                        served.publish(cfg, result.flow, formats, self.accounts(cfg.account_names(result.flow)),
+                                       db, self.state_dir)
                     except AcflowError as exc:
                         result.status, result.error = "failed", f"the copy served at its data URL: {exc}"
         return summary
@@ -249,7 +262,7 @@ class Service:
         if record.error and "refused the API key" in record.error:
             for name in self._accounts_of_quiet(record.flow):
                 with contextlib.suppress(AcflowError):
-                    url = self.accounts()[name].url
+                    url = self.accounts([name])[name].url
                     self._health.setdefault(url, {}).update(key_ok=False, checked=now())
         if self.notifier is not None and record.status != "skipped":
             self._alert(record)
