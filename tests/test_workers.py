@@ -92,10 +92,11 @@ def cluster(tmp_path_factory):
     env = {"ACFLOW_REDIS_URL": REDIS, "ACFLOW_REDIS_PREFIX": f"acflow-{TAG}:", "ACFLOW_QUEUE": f"acflow-{TAG}",
            "ACFLOW_MIRROR_ROOT": str(root / "mirrors"), "ACFLOW_VISIBILITY_TIMEOUT": "6",
            "ACFLOW_LEASE_SECONDS": "3",
-           # the window 10% wider (4.5/s): on this shared 2-core machine the time between a send and the
-           # sandbox's handling of it varies by more than the default 3% (30 ms); see test_workers_parts
-           # for the limiter's own log keeping the default window exactly
-           "ACFLOW_RATE_MARGIN": "0.10"}
+           # the window 25% wider (4/s): 30 syncs, three workers and the sandbox (a thread of this process)
+           # share two cores, so the sandbox's event loop notes an arrival up to ~200 ms late; at a 10%
+           # margin one account in thirty showed 6 in a second (a CI run, and under two busy loops here).
+           # test_workers_parts checks the limiter's own log keeps the default window exactly.
+           "ACFLOW_RATE_MARGIN": "0.25"}
     with pytest.MonkeyPatch.context() as mp, \
             Sandbox(accounts=ACCOUNTS + 1, sizes=SIZES, rate_limit=5, latency_ms=20) as sb:
         for k, v in env.items():
@@ -134,7 +135,8 @@ def test_thirty_accounts_on_three_workers_each_mirror_equals_its_snapshot(cluste
     assert sorted(r["account"] for r in done) == names
     assert len({r["worker"] for r in done}) >= 2  # 10 slots a worker, prefetch 1: 30 runs need them all
     seen = {n: (sb.stats(account=n)["rate_limited"], sb.stats(account=n)["max_in_any_second"]) for n in names}
-    assert all(limited == 0 and most <= 5 for limited, most in seen.values()), seen
+    over = {n: seen[n] for n in names if seen[n] != (0, min(seen[n][1], 5))}
+    assert not over, f"(429s, most in any second) of the accounts past the limit: {over}"
     for name in names:
         url = sb.account_url(name)
         for entity in ("contacts", "deals"):
