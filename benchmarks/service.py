@@ -102,7 +102,7 @@ def main() -> None:
             print("| account | flows | requests | reading for (s) | use of its limit | 429s | max in any second |")
             print("|---|---|---|---|---|---|---|")
             for i, name in enumerate(names):
-                mine = [r for r, f in zip(runs.values(), flows, strict=True) if int(f[1:3]) % len(names) == i]
+                mine = [runs[r] for r, f in zip(ids, flows, strict=True) if int(f[1:3]) % len(names) == i]
                 start = min(_t(r["started"]) for r in mine)
                 end = max(_t(r["synced"]) for r in mine)  # its last request: the writes follow, account free
                 s = stats[i]

@@ -4,6 +4,7 @@ date is at -05:00/-06:00)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from acflow.columns import BatchBuilder
 from acflow.errors import ConfigError
 from acflow.mirror import Mirror
 from acflow.sandbox import Sandbox
+from acflow.sandbox.faults import Latency
 from acflow.sync import sync
 from acflow.zones import AccountZone
 
@@ -130,6 +132,27 @@ def test_a_sync_reads_naive_times_in_the_accounts_zone(tmp_path, zone):
                            "WHERE created_timestamp <> cdate OR created_utc_timestamp <> cdate")
             assert bad == [(0,)]
             assert db.zone(box.url)[0] == zone  # kept for the next sync
+
+
+def test_the_zone_probe_goes_with_the_first_pages_and_their_typing_waits_for_it(tmp_path):
+    """A fresh account's probe (two /contacts requests) held 2 s by the server: segments' page is
+    asked for meanwhile, yet typed only once the probe says the zone (Berlin's user zone is wrong)."""
+    zone = "Australia/Adelaide"
+    arrived: list[tuple[str, float]] = []
+
+    def note(request):  # a fault that never fails: the order and time requests reached the server
+        arrived.append((request.path, time.monotonic()))
+
+    with Sandbox(seed=3, rate_limit=0, timezone=zone, sizes={"contacts": 300, "segments": 12},
+                 faults=[note, Latency(2000, "contacts")]) as box, Mirror(tmp_path / "m.duckdb") as db:
+        summary = sync(["segments"], account=Account(box.url, box.admin_key), mirror=db)
+        assert (summary.zone, summary.zone_source) == (zone, "learnt")
+        probe = next(t for path, t in arrived if path == "/api/3/contacts")
+        page = next(t for path, t in arrived if path == "/api/3/segments")
+        assert page < probe + 2.0  # not after the probe's answer: the two went together
+        truth = snapshot(box, "segments")
+        rows = db.query(f"SELECT id, updated_timestamp FROM {db.current(box.url, 'segments')}")
+        assert rows and all(ts == truth[i] for i, ts in rows if truth[i] is not None)
 
 
 def test_the_zone_kept_in_the_mirror_needs_no_probe_next_time(tmp_path):

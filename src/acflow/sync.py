@@ -159,13 +159,15 @@ PROBE = ({"limit": 100, "orders[cdate]": "ASC"}, {"limit": 100, "orders[cdate]":
 
 
 async def probe_zone(client: Client, zone: AccountZone) -> None:
-    """An account no sync has seen yet: its oldest and newest contacts' dates (two requests) say
-    its zone before any entity is read, so entities with naive times only (segments) start right."""
-    for params in PROBE:
-        try:
-            body = await client.get("contacts", params)
-        except AcflowError:
-            return  # the entities' own reads will say what is wrong
+    """An account no sync has seen yet: its oldest and newest contacts' dates (two requests, sent
+    together: one round trip, not two, before the entities start) say its zone before any entity is
+    read, so entities with naive times only (segments) start right."""
+    answers = await asyncio.gather(*(client.get("contacts", params) for params in PROBE), return_exceptions=True)
+    for body in answers:
+        if isinstance(body, AcflowError):
+            continue  # the entities' own reads will say what is wrong
+        if isinstance(body, BaseException):
+            raise body
         records = body.get("contacts") if isinstance(body, dict) else None
         if isinstance(records, list):
             zone.observe(v for r in records if isinstance(r, dict) for v in r.values())
@@ -259,7 +261,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
                        run_id: str, on_progress: ProgressCallback | None, full: bool = False,
                        full_every: timedelta | None = DEFAULT_FULL_EVERY, turns: _Turns | None = None,
                        planned: tuple[str, list[dict[str, str]]] | None = None,
-                       side: SideLoad | None = None) -> None:
+                       side: SideLoad | None = None, zone_known: asyncio.Future[None] | None = None) -> None:
+    """`zone_known`: the zone probe still on its way; pages are fetched meanwhile, typed after it."""
     from .columns import BatchBuilder
 
     turns = turns or _Turns()
@@ -278,7 +281,11 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
     clock = time.monotonic()
     stats = RequestStats()
     progress = PageProgress()
-    load = await asyncio.to_thread(mirror.load, client.account.url, entity.name, builder.schema())
+    # the staging table is made while the first page is on its way: its turn at the mirror's lock,
+    # behind every other entity's, kept the first requests from filling the rate limit's window
+    loading = asyncio.ensure_future(asyncio.to_thread(mirror.load, client.account.url, entity.name,
+                                                      builder.schema()))
+    load: Any = None
     buffer: list[Page] = []
     buffered = buffered_bytes = 0
     # A pipeline of two threads: one batch is typed while the one before is written, and the
@@ -288,6 +295,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
 
     async def hand_over(batch: list[Page] | None) -> None:
         nonlocal building, writing
+        if zone_known is not None:  # shielded: one entity cancelled must not cancel the others' probe
+            await asyncio.shield(zone_known)
         if side is not None and (side.pages or batch is None):  # small: typed and written in turn
             values, side.pages = side.pages, []
             if values:
@@ -298,7 +307,8 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
             building = None
             if writing is not None:
                 await writing
-            writing = asyncio.ensure_future(_in_turn(turns.writing, load.append, typed))
+            target = await loading
+            writing = asyncio.ensure_future(_in_turn(turns.writing, target.append, typed))
         if batch:
             building = asyncio.ensure_future(_in_turn(turns.typing, builder.build_pages, batch))
 
@@ -331,6 +341,7 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
             writing = None
         if side is not None:  # first: values are never behind the parents' cursor (see _commit_side)
             await _commit_side(mirror, client.account.url, side)
+        load = await loading
         changes = await asyncio.to_thread(load.commit, full=result.fetch == "full", stub_flag=entity.stub_flag)
         result.fetched = load.rows
         result.rows, result.inserted, result.updated = changes.rows, changes.inserted, changes.updated
@@ -345,7 +356,9 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
         try:
             await asyncio.gather(*(f for f in (building, writing) if f is not None), return_exceptions=True)
         finally:  # even if cancelled meanwhile
-            await asyncio.to_thread(load.abort)
+            made = (await asyncio.gather(loading, return_exceptions=True))[0]
+            if not isinstance(made, BaseException):
+                await asyncio.to_thread(made.abort)
             if side is not None and side.load is not None and not side.committed:
                 await asyncio.to_thread(side.load.abort)
         result.status = "failed"
@@ -354,7 +367,10 @@ async def _sync_entity(client: Client, mirror: Mirror, entity: Entity, zone: Acc
         for f in (building, writing):
             if f is not None:
                 f.cancel()
-        load.abort()
+        if loading.done() and not loading.cancelled() and loading.exception() is None:
+            loading.result().abort()
+        else:  # a staging table made after all is dropped when the mirror is next opened
+            loading.cancel()
         if side is not None and side.load is not None and not side.committed:
             side.load.abort()
         result.status = "failed"
@@ -499,12 +515,20 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
         if isinstance(mirror, MirrorAt):
             mirror = mirror.open()
         zone = await asyncio.to_thread(account_zone, mirror, account, user)
-        if not zone.learnt:
-            await probe_zone(c, zone)
+        # an unknown zone is probed while the entities' first pages are fetched: only typing waits
+        probing = None if zone.learnt else asyncio.ensure_future(probe_zone(c, zone))
         summary = SyncSummary(account.url, str(mirror.path), run_id, zone.zone)
         summary.entities = [EntityResult(e.name) for e in entities]
-        plans = {e.name: await asyncio.to_thread(plan_fetch, mirror, account.url, e, zone.zone, full=full,
-                                                 full_every=full_every) for e in entities}
+
+        def plan_all() -> dict[str, tuple[str, list[dict[str, str]]]]:
+            return {e.name: plan_fetch(mirror, account.url, e, zone.zone, full=full, full_every=full_every)
+                    for e in entities}
+
+        plans = await asyncio.to_thread(plan_all)
+        if probing is not None and any(kind == "incremental" for kind, _ in plans.values()):
+            await probing  # an incremental read asks from a day, in the account's zone
+            probing = None
+            plans = await asyncio.to_thread(plan_all)
         sides = await asyncio.to_thread(plan_side_loads, mirror, account.url, entities, plans, full=full,
                                         full_every=full_every)
         by_name = {r.entity: r for r in summary.entities}
@@ -518,9 +542,12 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
             await asyncio.gather(*(
                 _sync_entity(c, mirror, e, zone, by_name[e.name], run_id, on_progress, full=full,
                              full_every=full_every, turns=turns, planned=plans[e.name],
-                             side=SideLoad(sides[e.name], by_name[sides[e.name].name]) if e.name in sides else None)
+                             side=SideLoad(sides[e.name], by_name[sides[e.name].name]) if e.name in sides else None,
+                             zone_known=probing)
                 for e in entities if e.name not in riding
             ))
+        if probing is not None:
+            await probing
         if zone.learnt_zone:  # what the dates say is kept, not an override
             await asyncio.to_thread(mirror.set_zone, account.url, zone.learnt_zone, zone.evidence.to_json())
         summary.zone = zone.zone
