@@ -17,7 +17,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from .config import DEFAULT_CONFIG, Config, load
 from .errors import AcflowError, DestinationError
 from .flows import Compiled, Compiler, check_destination, needs, validate
 from .mirror import META, Mirror, quote
+from .summary import FlowResult, RunSummary
 from .sync import ProgressCallback, SyncSummary, parse_duration, run_coroutine, sync_async
 
 FLOW_LOG = f"{META}.flows"
@@ -39,40 +39,6 @@ CREATE TABLE IF NOT EXISTS {FLOW_LOG} (
     run_id VARCHAR, flow VARCHAR, destination VARCHAR, mode VARCHAR, started TIMESTAMPTZ,
     ended TIMESTAMPTZ, status VARCHAR, rows BIGINT, fingerprint VARCHAR, error VARCHAR)
 """
-
-
-@dataclass
-class FlowResult:
-    flow: str
-    destination: str
-    mode: str
-    status: str = "ok"  # ok | unchanged | failed
-    rows: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)  # custom fields renamed or deleted (custom_fields.py)
-
-
-@dataclass
-class RunSummary:
-    config: str
-    mirror: str
-    run_id: str
-    seconds: float = 0.0
-    syncs: list[SyncSummary] = field(default_factory=list)
-    flows: list[FlowResult] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(f.status != "failed" for f in self.flows) and all(s.ok for s in self.syncs)
-
-    def result(self, flow: str) -> FlowResult:
-        return next(f for f in self.flows if f.flow == flow)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"config": self.config, "mirror": self.mirror, "run_id": self.run_id, "ok": self.ok,
-                "seconds": self.seconds, "syncs": [s.to_dict() for s in self.syncs],
-                "flows": [asdict(f) for f in self.flows]}
 
 
 def _config(config: str | Path | Config) -> Config:

@@ -20,7 +20,7 @@ import time
 import uuid
 import zoneinfo
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from .catalog import Entity
 from .client import Client, RequestStats
 from .errors import AcflowError, ConfigError
 from .paging import Page, PageProgress, pages
+from .summary import EntityResult, SyncSummary
 
 if TYPE_CHECKING:  # pyarrow and DuckDB: loaded once the account check is on its way (_heavy_imports)
     from .mirror import Mirror
@@ -43,82 +44,6 @@ DEFAULT_FULL_EVERY = timedelta(days=7)  # how often a full fetch looks for recor
 BATCH_ROWS = 2_500  # rows typed and written at once: small enough for memory, large enough for Arrow
 BATCH_BYTES = 16 << 20  # and at most this much JSON, however wide a server makes its records
 ProgressCallback = Callable[[str, PageProgress, RequestStats], None]
-
-
-@dataclass
-class EntityResult:
-    entity: str
-    table: str = ""
-    fetch: str = "full"  # or "incremental": only what changed since the mirror's newest record
-    since: str | None = None  # the day an incremental fetch asked from
-    status: str = "ok"
-    rows: int = 0  # rows the entity has now
-    fetched: int = 0  # rows this sync read
-    inserted: int = 0
-    updated: int = 0
-    removed: int = 0  # gone from the API, found by a full fetch; marked in the mirror
-    unchanged: int = 0
-    pages: int = 0
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    repairs: int = 0
-    seconds: float = 0.0
-    stubs: int = 0  # restricted-pipeline records the key may not see in full
-    soft_deleted: int = 0  # records with deleted = 1, kept for users to filter
-    new_columns: list[str] = field(default_factory=list)  # fields the catalog does not know
-    exact_fallbacks: int = 0  # batches typed from dicts because Arrow could not read them exactly
-    text_columns: dict[str, str] = field(default_factory=dict)  # kept as text, and why
-    extra_fields: int = 0  # unknown fields past columns.MAX_NEW_COLUMNS, kept as JSON in _extra_fields
-    extra_left_out: int = 0  # their values past columns.EXTRA_BYTES in a record: not kept
-    incomplete: str | None = None  # why records may be missing (the read looped or ended short); status "incomplete"
-    error: str | None = None
-
-
-@dataclass
-class SyncSummary:
-    account: str
-    mirror: str
-    run_id: str
-    zone: str  # the account's zone, that naive timestamps were read in
-    zone_source: str = "learnt"  # set (acflow.yaml / --account-timezone) | learnt (from its dates) | guessed
-    zone_confidence: str = "sure"  # set | sure | likely | guess (see zones.AccountZone.confidence)
-    zone_note: str | None = None  # where the zone deserves a word: a guess, other zones that fit
-    seconds: float = 0.0
-    entities: list[EntityResult] = field(default_factory=list)
-    requests: int = 0  # all of the run's requests, the account check included
-
-    @property
-    def ok(self) -> bool:
-        return all(e.status == "ok" for e in self.entities)
-
-    def result(self, entity: str) -> EntityResult:
-        return next(e for e in self.entities if e.entity == entity)
-
-    def advice(self) -> list[str]:
-        notes = [f"time zone {self.zone} ({self.zone_confidence}): {self.zone_note}"] if self.zone_note else []
-        for e in self.entities:
-            if e.stubs:
-                notes.append(
-                    f"{e.entity}: {e.stubs} records came back restricted (isDisabled = 1: pipelines this "
-                    "key's user may not manage); use an admin user's API key for complete data"
-                )
-            for name, why in e.text_columns.items():
-                notes.append(f"{e.entity}.{name} kept as text: {why}")
-            if e.extra_fields:
-                notes.append(f"{e.entity}: records carry more unknown fields than acflow makes columns of; "
-                             f"{e.extra_fields:,} of them are kept together as JSON in _extra_fields"
-                             + (f", and {e.extra_left_out:,} values past its size per record were left out"
-                                if e.extra_left_out else ""))
-            if e.incomplete:
-                notes.append(f"{e.entity}: records may be missing, so this read was not kept (the mirror holds "
-                             "the previous sync's rows); run again later, and if it repeats, report the server")
-        return notes
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.update(ok=self.ok, advice=self.advice())
-        return out
 
 
 def parse_duration(text: str) -> timedelta | None:
