@@ -60,3 +60,22 @@ def test_an_urgent_request_takes_the_next_free_slot_before_those_waiting():
     asyncio.run(main())
     assert order.index("urgent") == 5  # the first slot that came free
     assert len(order) == 10
+
+
+def test_a_slot_written_late_counts_from_when_it_was_written():
+    """A new connection's first request leaves after its slot; the window counts from the write, so the
+    sixth send stays a whole window after what the server saw first."""
+    limiter = RateLimiter(rate=5, margin=0.0)
+
+    async def main() -> tuple[float, float]:
+        first = await limiter.acquire()
+        await asyncio.sleep(0.2)  # its TCP connection, say
+        written = time.monotonic()
+        limiter.sent(first)
+        for _ in range(4):
+            await limiter.acquire()
+        await limiter.acquire()  # the sixth: a window after the first's write, not its slot
+        return written, time.monotonic()
+
+    written, sixth = asyncio.run(main())
+    assert sixth - written >= 0.99

@@ -10,11 +10,12 @@ of the account until its Retry-After has passed.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import math
 import os
 import threading
 import time
-from collections import deque
 
 DEFAULT_RATE = 5.0
 MARGIN = 0.03  # 3% wider window: 4.85 requests/s against a limit of 5
@@ -28,27 +29,41 @@ class RateLimiter:
         self.rate = rate
         self.capacity = max(1, math.floor(rate))
         self.window = self.capacity / rate * (1 + margin)
-        self._sent: deque[float] = deque()
+        self._sent: list[tuple[float, int]] = []  # (send time, slot), oldest first
+        self._slots = itertools.count(1)
         self._paused_until = 0.0
         self._urgent = 0  # urgent acquirers waiting
         self._lock = threading.Lock()  # no awaits inside: safe across event loops and threads
 
-    def _reserve(self, urgent: bool = False) -> float:
-        """Take a slot now (returns 0) or say how long to wait before asking again."""
+    def _reserve(self, urgent: bool = False) -> tuple[float, int | None]:
+        """Take a slot now (0, its number) or say how long to wait before asking again."""
         with self._lock:
             now = time.monotonic()
             if now < self._paused_until:
-                return self._paused_until - now
-            while self._sent and self._sent[0] <= now - self.window:
-                self._sent.popleft()
+                return self._paused_until - now, None
+            while self._sent and self._sent[0][0] <= now - self.window:
+                self._sent.pop(0)
             if len(self._sent) < self.capacity:
                 if self._urgent and not urgent:  # a reader that cannot go on without its answer goes first
-                    return URGENT_FIRST
-                self._sent.append(now)
-                return 0.0
-            return self._sent[0] + self.window - now
+                    return URGENT_FIRST, None
+                slot = next(self._slots)
+                self._sent.append((now, slot))
+                return 0.0, slot
+            return self._sent[0][0] + self.window - now, None
 
-    async def acquire(self, urgent: bool = False) -> None:
+    def sent(self, slot: int) -> None:
+        """The request of `slot` was written now: its time moves here (only ever later). A new
+        connection's first request (a process's first, its TCP handshake) reaches the server later
+        than its slot; counted from the slot, the sixth send could then land inside the server's
+        window of the first."""
+        with self._lock:
+            for i, (when, mine) in enumerate(self._sent):
+                if mine == slot:
+                    del self._sent[i]
+                    bisect.insort(self._sent, (max(when, time.monotonic()), slot))
+                    return
+
+    async def acquire(self, urgent: bool = False) -> int | None:
         """Wait for a slot. `urgent`: the next page of a read that goes one page at a time (id keyset):
         served before the pages other readers fetch ahead, or the account's last seconds are that one
         reader alone, one request in flight."""
@@ -56,7 +71,10 @@ class RateLimiter:
             with self._lock:
                 self._urgent += 1
         try:
-            while (wait := self._reserve(urgent)) > 0:
+            while True:
+                wait, slot = self._reserve(urgent)
+                if slot is not None:
+                    return slot
                 await asyncio.sleep(wait)
         finally:
             if urgent:

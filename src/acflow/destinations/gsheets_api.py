@@ -85,7 +85,7 @@ class MinuteQuota(RateLimiter):
         self.window = QUOTA_WINDOW * (1 + margin)
 
     def wait(self) -> None:
-        while (seconds := self._reserve()) > 0:
+        while (seconds := self._reserve()[0]) > 0:
             time.sleep(seconds)
 
 
