@@ -34,6 +34,7 @@ from . import custom_fields as cf
 from .catalog import Entity, Lookup
 from .columns import BatchBuilder
 from .config import Config, FlowSpec, Loc, paused_gc
+from .destinations import check_destination
 from .errors import ConfigError, ConfigErrors, DestinationError, did_you_mean
 from .export import derived_query, json_columns
 from .mirror import quote
@@ -676,27 +677,6 @@ def empty_tables(con: duckdb.DuckDBPyConnection, config: Config, pairs: set[tupl
         finally:
             con.unregister("_acflow_empty")
     return table_of
-
-
-def check_destination(config: Config, flow: str) -> destinations.Destination:
-    spec = config.flows[flow]
-    at: Loc = ("flows", flow)
-    try:
-        dest = destinations.parse(spec.to, flow, sheet=spec.sheet, base=config.dir)
-    except ConfigError as exc:
-        raise config.error((*at, "to"), str(exc)) from None
-    if spec.sheet is not None and dest.kind != "xlsx":
-        raise config.error((*at, "sheet"), "sheet: is for .xlsx destinations; leave it out")
-    try:
-        destinations.check_mode(dest, spec.mode)
-    except ConfigError as exc:
-        raise config.error((*at, "mode"), str(exc).replace("--mode", "mode:")) from None
-    if dest.kind == "xlsx":
-        try:
-            destinations.check_sheet(dest.table or flow)
-        except ConfigError as exc:
-            raise config.error((*at, "sheet"), str(exc)) from None
-    return dest
 
 
 def check_connections(config: Config, flows: list[str] | None = None) -> None:

@@ -16,11 +16,14 @@ from .base import EXTRACTED_AT, MODES, Destination, Rows, Server, WriteOptions, 
 from .base import why as _why
 from .registry import PREFIXES, SCHEMES, SUFFIXES, SUPPORTED, module
 
-if TYPE_CHECKING:  # DuckDB, filelock and the mirror load when something is written: a bad --to is
-    from ..mirror import Mirror  # refused, and the account's key checked, before they cost their 230 ms
+# DuckDB, filelock and the mirror load when something is written: a bad --to is refused, and the
+# account's key checked, before they cost their 230 ms (and the service never loads them: service/host.py)
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..mirror import Mirror
 
-__all__ = ["EXTRACTED_AT", "MODES", "SUPPORTED", "Destination", "Rows", "Server", "WriteOptions", "check_mode",
-           "check_sheet", "lock_path", "parse", "temp_dir_for", "write"]
+__all__ = ["EXTRACTED_AT", "MODES", "SUPPORTED", "Destination", "Rows", "Server", "WriteOptions",
+           "check_destination", "check_mode", "check_sheet", "lock_path", "parse", "temp_dir_for", "write"]
 
 _LAZY = {"XLSX_MAX_ROWS": "..workbook", "Sheet": "..workbook", "write_workbook": "..workbook",
          "lock_path": ".local", "locked": ".local", "temp_dir_for": ".local", "LOCK_TIMEOUT": ".local",
@@ -80,3 +83,27 @@ def write(mirror: Mirror, query: str, dest: Destination, mode: str,
         except duckdb.Error as exc:
             raise DestinationError(f"cannot write {dest.describe()}: {_why(exc)}; the destination is unchanged"
                                    ) from None
+
+
+def check_destination(config: Config, flow: str) -> Destination:
+    """The flow's `to:` (with `sheet:` and `mode:`) as a Destination, or its ConfigError at its line."""
+    spec = config.flows[flow]
+    at = ("flows", flow)
+    try:
+        dest = parse(spec.to, flow, sheet=spec.sheet, base=config.dir)
+    except ConfigError as exc:
+        raise config.error((*at, "to"), str(exc)) from None
+    if spec.sheet is not None and dest.kind != "xlsx":
+        raise config.error((*at, "sheet"), "sheet: is for .xlsx destinations; leave it out")
+    try:
+        check_mode(dest, spec.mode)
+    except ConfigError as exc:
+        raise config.error((*at, "mode"), str(exc).replace("--mode", "mode:")) from None
+    if dest.kind == "xlsx":
+        from .xlsx import check_sheet
+
+        try:
+            check_sheet(dest.table or flow)
+        except ConfigError as exc:
+            raise config.error((*at, "sheet"), str(exc)) from None
+    return dest
