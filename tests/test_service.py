@@ -153,6 +153,72 @@ def test_a_run_asked_for_over_http_runs_and_is_recorded_with_its_figures(served:
     assert runs[0]["rows_written"] == done["rows_written"]
 
 
+def _host_children(pid: int) -> list:
+    """The service's run host, if it is up (multiprocessing's resource tracker is a child too)."""
+    import psutil
+
+    alive = []
+    for child in psutil.Process(pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(child.cmdline()):
+                alive.append(child)
+        except psutil.Error:  # ended meanwhile
+            continue
+    return alive
+
+
+def _maps_duckdb_or_arrow(pid: int) -> list[str]:
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return sorted({line.split()[-1] for line in maps.splitlines()
+                   if "duckdb" in line.split()[-1] or "libarrow" in line.split()[-1]})
+
+
+def test_runs_happen_in_a_run_host_that_ends_between_runs(tmp_path: Path, sandbox: Sandbox) -> None:
+    """The service itself never loads DuckDB or Arrow (what a sync leaves behind stays in a process):
+    its run host does, and ends a linger after its last request; a page asking for history starts it again."""
+    server = Served(write_config(tmp_path, FLOWS), sandbox, "--no-schedules", env={"ACFLOW_HOST_LINGER": "0.5"})
+    try:
+        pid = server.proc.pid
+        done = server.wait(server.run("deals")["run_id"])
+        assert done["status"] == "success", done
+        assert _maps_duckdb_or_arrow(pid) == []
+        deadline = time.monotonic() + 30
+        while _host_children(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _host_children(pid) == [], "the run host did not end after its linger"
+        again = server.http.get(f"/runs/{done['run_id']}", headers=server.auth()).json()  # from the mirror
+        assert again["status"] == "success" and again["rows_read"] == done["rows_read"]
+        assert server.stop() == 0
+    finally:
+        if server.proc.poll() is None:
+            server.proc.kill()
+    assert "Traceback" not in server.log
+
+
+def test_a_run_host_killed_mid_run_fails_that_run_and_the_service_goes_on(tmp_path: Path, sandbox: Sandbox) -> None:
+    server = Served(write_config(tmp_path, FLOWS), sandbox, "--no-schedules")
+    try:
+        sandbox.set_latency(300)  # a run of a few seconds
+        before = sandbox.stats()["requests"]
+        first = server.run("deals")["run_id"]
+        deadline = time.monotonic() + 30
+        while not (hosts := _host_children(server.proc.pid)) or sandbox.stats()["requests"] < before + 2:
+            assert time.monotonic() < deadline, server.log
+            time.sleep(0.05)
+        hosts[0].kill()  # as the kernel's OOM killer would
+        failed = server.wait(first)
+        assert failed["status"] == "failed" and "run host" in failed["error"] and "ended" in failed["error"]
+        sandbox.set_latency(0)
+        again = server.wait(server.run("deals")["run_id"])
+        assert again["status"] == "success", again
+        assert not (tmp_path / "out" / "deals.csv.tmp").exists()
+        assert server.stop() == 0
+    finally:
+        sandbox.set_latency(0)
+        if server.proc.poll() is None:
+            server.proc.kill()
+
+
 def test_a_flow_asked_for_while_it_runs_is_skipped_not_run_twice(served: Served, sandbox: Sandbox) -> None:
     sandbox.set_latency(150)
     first = served.run("deals")
@@ -623,3 +689,11 @@ flows:
         service.stop(30)
     assert runs[good.run_id].status == "success"
     assert runs[bad.run_id].status == "failed" and "OTHER_KEY_NOT_SET" in runs[bad.run_id].error
+
+
+def test_the_history_names_the_mirrors_metadata_schema() -> None:
+    """history.py writes META down rather than import the mirror (DuckDB) into the service's process."""
+    from acflow.mirror import META
+    from acflow.service.history import META as HISTORY_META
+
+    assert HISTORY_META == META

@@ -181,7 +181,10 @@ def _build(service: Service, *, ui: bool, extra_routes: list[BaseRoute] | None) 
         denied = authorized(request)
         if denied is not None:
             return denied
-        record = await _in_thread(service.get_run, request.path_params["run_id"])
+        try:
+            record = await _in_thread(service.get_run, request.path_params["run_id"])
+        except AcflowError as exc:  # the history cannot be read just now (its run host ended): ask again
+            return JSONResponse({"error": str(exc)}, 503)
         if record is None:
             return JSONResponse({"error": "no such run"}, 404)
         body = record.to_dict()

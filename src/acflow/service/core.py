@@ -5,18 +5,19 @@ scheduler (APScheduler 3, in a background thread), the runner (runner.py), the r
 (history.py, in the mirror), the tokens (tokens.py) and the copies served at data URLs
 (served.py).
 
-The mirror is opened while something uses it (a run, a page asking for history) and closed a
-few seconds after the last user, so `acflow run` or `acflow runs` in another terminal can open
-it between runs (DuckDB lets one process write a file at a time).
+Everything that opens the mirror (runs, the history, previews, reports) happens in the run host
+(host.py), a child process started when needed and ended a few seconds after its last request:
+between runs this process holds no DuckDB or Arrow, and `acflow run` or `acflow runs` in another
+terminal can open the mirror (DuckDB lets one process write a file at a time).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,18 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config, load
 from ..errors import AcflowError, ConfigError
-from . import history, served
+from . import history, hosted, served
 from .history import RunRecord
+from .host import Host
 from .runner import Runner, now
 from .tokens import Tokens
 
 if TYPE_CHECKING:
     from ..account import Account
-    from ..mirror import Mirror
-    from ..run import RunSummary
+    from ..summary import RunSummary
 
 log = logging.getLogger("acflow.service")
-LINGER = 5.0  # seconds the mirror stays open after its last user
 DEFAULT_RETENTION = timedelta(days=90)
 
 
@@ -62,7 +62,7 @@ class Service:
 
     def __init__(self, config_path: str | Path, *, mirror: str | Path | None = None,
                  accounts: Mapping[str, Account] | None = None, parallel: int = 4, schedules: bool = True,
-                 retention: timedelta | None = None, workers: str | None = None) -> None:
+                 retention: timedelta | None = None, workers: str | None = None, verbose: bool = False) -> None:
         self.config_path = Path(config_path)
         self._given_accounts = dict(accounts or {})
         self._cfg = load(self.config_path)
@@ -79,22 +79,17 @@ class Service:
                 raise ConfigError(f"flow {served_flows[0]} has serve:, which needs the flow run by acflow serve "
                                   "itself: without --workers, or write it where the BI tool reads (a database)")
         self._scheduler: Any = None
-        self._db: Mirror | None = None
-        self._db_users = 0
-        self._db_lock = threading.Lock()
-        self._db_timer: threading.Timer | None = None
+        self.host = Host(self.mirror_path, verbose=verbose)
+        self._needs: dict[str, frozenset[str]] = {}  # flow -> entities, as its last batch said
         self._health: dict[str, dict[str, Any]] = {}
         self.on_finished: list[Callable[[RunRecord, RunSummary | None], None]] = []
         self.notifier: Any = None  # alerts.Notifier, from start() on
         self.base_url: str | None = None  # where the service is reached: alerts link to a run's page
         self.runner = Runner(accounts_of=self._accounts_of, entities_of=self._entities_of, save=self._save,
                              execute=self._execute, finished=self._finished, parallel=parallel)
-        with self.mirror() as db:
-            history.setup(db)
-            stale = history.abandoned(db, now())
-            if stale:
-                log.warning("%d run(s) were left unfinished by the last service; marked failed", stale)
-            history.prune(db, self.retention, now())
+        stale = self.host.call(hosted.begin, self.retention, now())
+        if stale:
+            log.warning("%d run(s) were left unfinished by the last service; marked failed", stale)
 
     # -- acflow.yaml
 
@@ -134,6 +129,8 @@ class Service:
         return frozenset(cfg.account_names(flow))
 
     def _entities_of(self, flow: str) -> frozenset[str]:
+        if flow in self._needs:  # the host said, with the batch's figures
+            return self._needs[flow]
         from ..flows import needs
 
         return frozenset(e for _, e in needs(self.config(), flow))
@@ -153,43 +150,11 @@ class Service:
                     out[name] = cfg.account(name)
         return out
 
-    # -- the mirror, shared
-
-    @contextlib.contextmanager
-    def mirror(self) -> Iterator[Mirror]:
-        from ..mirror import Mirror
-
-        with self._db_lock:
-            if self._db_timer is not None:
-                self._db_timer.cancel()
-                self._db_timer = None
-            if self._db is None:
-                self._db = Mirror(self.mirror_path)
-            self._db_users += 1
-            db = self._db
+    def _save(self, records: list[RunRecord]) -> None:
         try:
-            yield db
-        finally:
-            with self._db_lock:
-                self._db_users -= 1
-                if self._db_users == 0:
-                    self._db_timer = threading.Timer(LINGER, self._close_if_idle)
-                    self._db_timer.daemon = True
-                    self._db_timer.start()
-
-    def _close_if_idle(self) -> None:
-        with self._db_lock:
-            if self._db_users == 0 and self._db is not None:
-                self._db.close()
-                self._db = None
-                _give_back_memory()
-
-    def _save(self, record: RunRecord) -> None:
-        try:
-            with self.mirror() as db:
-                history.save(db, record)
+            self.host.call(history.save_all, records)
         except Exception as exc:  # a mirror that cannot be written is the run's problem, not the service's
-            log.error("run %s of %s not recorded: %s", record.run_id, record.flow,
+            log.error("run %s not recorded: %s", ", ".join(f"{r.run_id} of {r.flow}" for r in records),
                       str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
     # -- runs
@@ -202,33 +167,26 @@ class Service:
 
     def _execute(self, flows: list[str], on_rows: Callable[[str, int], None],
                  on_synced: Callable[[], None]) -> RunSummary:
-        from ..run import run
-
         cfg = self.config()
         if self.workers == "celery":
             return self._on_workers(flows, on_synced)
 
-        def progress(entity: str, page: Any, stats: Any) -> None:
-            on_rows(entity, page.rows)
+        def on_event(what: str, payload: Any) -> None:
+            if what == "rows":
+                on_rows(*payload)
+            elif what == "synced":
+                on_synced()
 
-        with self.mirror() as db:
-            summary = run(flows, config=cfg, accounts=self._given_accounts, mirror=db, on_progress=progress,
-                          on_synced=on_synced)  # the flows' other accounts: keys read by run, as acflow run does
-            self._note_health(summary)
-            for result in summary.flows:
-                formats = served.formats(cfg, result.flow)
-                if formats and result.status in ("ok", "unchanged") and result.flow in flows:
-                    try:
-                        served.publish(cfg, result.flow, formats, self.accounts(cfg.account_names(result.flow)),
-                                       db, self.state_dir)
-                    except AcflowError as exc:
-                        result.status, result.error = "failed", f"the copy served at its data URL: {exc}"
+        # the keys as this process reads them now (the host's environment is its start's)
+        summary, wanted = self.host.events(hosted.execute, cfg, flows, self.accounts(), str(self.state_dir),
+                                           on_event=on_event)
+        self._needs.update({name: frozenset(entities) for name, entities in wanted.items()})
+        self._note_health(summary)
         return summary
 
     def _on_workers(self, flows: list[str], on_synced: Callable[[], None]) -> RunSummary:
         """The batch as Celery tasks (one per account), waited for; their figures as a run summary."""
-        from ..run import FlowResult, RunSummary
-        from ..sync import EntityResult, SyncSummary
+        from ..summary import EntityResult, FlowResult, RunSummary, SyncSummary
         from ..workers.enqueue import enqueue_runs, results
 
         ids = enqueue_runs(self.config_path, flows, trigger="service", busy="wait")
@@ -279,8 +237,7 @@ class Service:
         if record.flow not in cfg.flows:
             return
         spec = merge(cfg.spec.alerts, cfg.flows[record.flow].alerts)
-        with self.mirror() as db:
-            before = history.previous_status(db, record.flow, record.run_id)
+        before = self.host.call(history.previous_status, record.flow, record.run_id)
         link = f"{self.base_url}/runs/{record.run_id}" if self.base_url else None
         self.notifier.submit(spec, Event.of(record, previous_status=before, link=link))
 
@@ -294,21 +251,22 @@ class Service:
         return self.runner.progress(run_id) or {}
 
     def runs(self, flow: str | None = None, status: str | None = None, limit: int = 200) -> list[RunRecord]:
-        with self.mirror() as db:
-            return history.runs(db, flow, status, limit)
+        return self.host.call(history.runs, flow, status, limit)
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        with self.mirror() as db:
-            return history.get(db, run_id)
+        """A queued or running run as the runner has it now; a finished one from the history."""
+        for record in self.runner.active():
+            if record.run_id == run_id and not record.done:
+                return dataclasses.replace(record)
+        return self.host.call(history.get, run_id)
 
     # -- what the pages show
 
     def flows(self) -> list[FlowState]:
-        from ..flows import check_destination
+        from ..destinations import check_destination
 
         cfg = self.config()
-        with self.mirror() as db:
-            last = history.last_finished(db)
+        last = self.host.call(history.last_finished)
         out = []
         for name, spec in cfg.flows.items():
             src = spec.source
@@ -369,8 +327,7 @@ class Service:
     def _schedule_all(self, *, catch_up: bool) -> None:
         cfg = self._cfg
         self._scheduler.remove_all_jobs()
-        with self.mirror() as db:
-            taken = history.last_due(db) if catch_up else {}
+        taken = self.host.call(history.last_due) if catch_up else {}
         current = now()
         if cfg.spec.report is not None:
             from . import reports
@@ -416,41 +373,17 @@ class Service:
         still = self.runner.stop(grace)
         if self.notifier is not None:  # the failures just recorded still go out, within a few seconds
             self.notifier.close(min(10.0, max(grace, 2.0)))
-        for record in still:  # the process ends under them: said now, if the mirror is free within a second
+        for record in still:  # the process ends under them: said now, if the host answers within a second or two
             record.status, record.ended = "failed", now()
             record.error = (f"stopped by the service's shutdown after {grace:g} s; nothing half-written was kept "
                             "(the destination holds its previous data)")
-            db = self._db
-            if db is not None and db.lock.acquire(timeout=1.0):
-                try:
-                    history.save(db, record)
-                except Exception as exc:  # the next start marks it failed all the same
-                    log.warning("run %s not recorded as stopped: %s", record.run_id, exc)
-                finally:
-                    db.lock.release()
+            try:
+                self.host.call(history.save, record, timeout=2.0)
+            except Exception as exc:  # the next start marks it failed all the same
+                log.warning("run %s not recorded as stopped: %s", record.run_id, exc)
         if not still:
-            with self._db_lock:
-                if self._db_timer is not None:
-                    self._db_timer.cancel()
-                if self._db is not None and self._db_users == 0:
-                    self._db.close()
-                    self._db = None
+            self.host.close()
         return still
-
-
-def _give_back_memory() -> None:
-    """Between runs the service holds only its pages: what a run's DuckDB and Arrow freed goes back to
-    the system (glibc keeps freed memory for reuse otherwise: 276 MB idle after a burst, not 150)."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    with contextlib.suppress(ImportError, AttributeError):
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()  # Arrow's jemalloc keeps freed pages for a while
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _retention(cfg: Config) -> timedelta | None:

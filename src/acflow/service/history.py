@@ -12,10 +12,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..mirror import META, Mirror
+if TYPE_CHECKING:
+    from ..mirror import Mirror
 
+META = "_acflow"  # mirror.META, not imported: the service's process never loads DuckDB (host.py)
 TABLE = f"{META}.run_history"
 TRIGGERS = ("schedule", "manual", "webhook", "api", "catch-up")
 STATUSES = ("queued", "running", "success", "failed", "skipped", "unchanged")
@@ -74,14 +76,22 @@ def setup(db: Mirror) -> None:
 
 def save(db: Mirror, record: RunRecord) -> None:
     """Insert or update the run's row (its id is the key)."""
-    values = [getattr(record, c) for c in _COLUMNS]
-    values[_COLUMNS.index("rows_read")] = json.dumps(record.rows_read)
-    values[_COLUMNS.index("rows_written")] = json.dumps(record.rows_written)
+    save_all(db, [record])
+
+
+def save_all(db: Mirror, records: list[RunRecord]) -> None:
+    """Insert or update these runs' rows, in one statement."""
+    rows = []
+    for record in records:
+        values = [getattr(record, c) for c in _COLUMNS]
+        values[_COLUMNS.index("rows_read")] = json.dumps(record.rows_read)
+        values[_COLUMNS.index("rows_written")] = json.dumps(record.rows_written)
+        rows.append(values)
     marks = ", ".join("?" for _ in _COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS[1:])
     with db.cursor() as con:
-        con.execute(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks}) "
-                    f"ON CONFLICT (run_id) DO UPDATE SET {updates}", values)
+        con.executemany(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks}) "
+                        f"ON CONFLICT (run_id) DO UPDATE SET {updates}", rows)
 
 
 def _record(row: Iterable[Any]) -> RunRecord:

@@ -19,7 +19,6 @@ from ..errors import AcflowError, ConfigError
 from .schedule import Schedule
 
 if TYPE_CHECKING:
-    from ..report import Report
     from .core import Service
 
 log = logging.getLogger("acflow.service")
@@ -94,38 +93,36 @@ def account_url(service: Service, name: str | None) -> str | None:
     return normalize_url(url)
 
 
-def build(service: Service, account: str | None, since: str) -> Report:
-    from ..report import _only_account
-    from ..report import build as build_report
+def page(service: Service, account: str | None, since: str) -> str:
+    """The report's HTML, built from the mirror in the service's run host."""
+    from . import hosted
 
-    url = account_url(service, account)
-    with service.mirror() as db:
-        return build_report(url or _only_account(db), db, since=since)
+    return service.host.call(hosted.report_page, account_url(service, account), since)
 
 
 def send(service: Service) -> None:
     """The scheduled e-mail: the report built now, sent once (a failure is logged, never raised)."""
-    from ..report import render_html, summary_png
+    from . import hosted
     from .mail import send_email, settings
 
     spec: ReportSpec | None = service.config().spec.report
     if spec is None:
         return
     try:
-        report = build(service, spec.account, spec.since)
+        made = service.host.call(hosted.report_mail, account_url(service, spec.account), spec.since)
         alerts = service.config().spec.alerts
         mail = settings(alerts.email if alerts is not None else None, require_to=False)
-        when = report.generated_at.strftime("%Y-%m-%d")
-        subject = spec.subject or f"acflow report {when}: {report.account}"
+        when = made["generated_at"].strftime("%Y-%m-%d")
+        subject = spec.subject or f"acflow report {when}: {made['account']}"
         link = f"\nThe page: {service.base_url}/ui/report\n" if service.base_url else "\n"
-        text = (f"The ActiveCampaign report of {report.account} for {report.window.since} "
+        text = (f"The ActiveCampaign report of {made['account']} for {made['since']} "
                 f"(to {when}) is attached as report.html: it opens offline in any browser.{link}")
-        html = (f"<p>The ActiveCampaign report of {report.account} for {report.window.since}, to {when}.</p>"
+        html = (f"<p>The ActiveCampaign report of {made['account']} for {made['since']}, to {when}.</p>"
                 "<p><img src=\"cid:summary\" alt=\"The headline figures\"></p>"
                 "<p>The whole report is attached (report.html): it opens offline in any browser.</p>")
         said = send_email(mail, subject, text, html=html,
-                          attachments=[(f"acflow-report-{when}.html", render_html(report), "text/html")],
-                          inline_images=[("summary", summary_png(report))], to=spec.to)
+                          attachments=[(f"acflow-report-{when}.html", made["html"], "text/html")],
+                          inline_images=[("summary", made["png"])], to=spec.to)
         log.info("report e-mailed to %s (%s)", ", ".join(spec.to), said)
     except (AcflowError, OSError) as exc:
         log.error("report not e-mailed: %s", exc)

@@ -27,7 +27,7 @@ from ..errors import AcflowError
 from .history import RunRecord
 
 if TYPE_CHECKING:
-    from ..run import RunSummary
+    from ..summary import RunSummary
 
 log = logging.getLogger("acflow.service")
 GATHER = 0.5  # seconds a new run waits for others asked for at the same moment
@@ -49,7 +49,7 @@ class Runner:
     """The queue and the threads that run it. `execute` does one batch's work (the service's)."""
 
     def __init__(self, *, accounts_of: Callable[[str], frozenset[str]], entities_of: Callable[[str], frozenset[str]],
-                 save: Callable[[RunRecord], None],
+                 save: Callable[[list[RunRecord]], None],
                  execute: Callable[[list[str], Callable[[str, int], None], Callable[[], None]], RunSummary],
                  finished: Callable[[RunRecord, RunSummary | None], None], parallel: int = 4) -> None:
         self._accounts_of = accounts_of
@@ -85,7 +85,7 @@ class Runner:
                 record.error = f"run {active[0].run_id} of this flow was still {active[0].status}"
             else:
                 self._queue.append(record)
-        self._save(record)
+        self._save([record])
         if record.status == "skipped":
             log.info("flow %s (%s): skipped, %s", flow, trigger, record.error)
         else:
@@ -171,7 +171,7 @@ class Runner:
         record.status, record.error = "failed", error
         record.started = record.started or now()
         record.ended = now()
-        self._save(record)
+        self._save([record])
         self._finished(record, None)
 
     def _run_batch(self, batch: _Batch) -> None:
@@ -183,7 +183,7 @@ class Runner:
             if blocked is not None:  # the time its account was busy with another run, not the gathering
                 r.waited = round((start - blocked).total_seconds(), 3)
                 log.info("flow %s waited %.1f s for account %s", r.flow, r.waited, ", ".join(sorted(batch.accounts)))
-            self._save(r)
+        self._save(batch.runs)  # one write for the batch: its first request waits for it
 
         def on_rows(entity: str, rows: int) -> None:
             batch.progress[entity] = rows
@@ -212,8 +212,8 @@ class Runner:
         with self._lock:
             for r in batch.runs:
                 self._running.pop(r.run_id, None)
+        self._save(batch.runs)
         for r in batch.runs:
-            self._save(r)
             log.info("flow %s: run %s %s in %.1f s%s", r.flow, r.run_id, r.status, r.seconds or 0,
                      f": {r.error}" if r.error else "")
             try:
@@ -245,7 +245,8 @@ class Runner:
             self._blocked.clear()
         for r in queued:
             r.status, r.ended, r.error = "skipped", now(), "the service stopped before this run started"
-            self._save(r)
+        if queued:
+            self._save(queued)
         deadline = time.monotonic() + grace
         with self._lock:
             while self._futures and (left := deadline - time.monotonic()) > 0:

@@ -143,7 +143,8 @@ def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: flo
         if importlib.util.find_spec("celery") is None:
             raise ConfigError("--workers celery needs Celery: pip install 'acflow[workers]'")
     sock = listening(host, port)
-    service = Service(config, mirror=mirror, parallel=parallel, schedules=schedules, workers=workers)
+    service = Service(config, mirror=mirror, parallel=parallel, schedules=schedules, workers=workers,
+                      verbose=verbose)
     where = address(sock)
     service.base_url = where if host not in ("0.0.0.0", "::") else None
     app = build_app(service, ui=ui, mcp=_mcp(service, host) if mcp else None)

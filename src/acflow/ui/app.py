@@ -284,28 +284,15 @@ class UI:
         return self.render(request, "_preview.html", error=None, columns=cols, rows=rows, note=note)
 
     def _preview(self, cfg: Any, name: str) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]], str]:
-        """The flow's first rows over the service's mirror; an entity the mirror lacks is synced first."""
+        """The flow's first rows over the service's mirror (in its run host); an entity the mirror lacks
+        is synced first."""
         from ..flows import validate
-        from ..run import _Prepared
+        from ..service import hosted
 
         validate(cfg, [name], mirror=self.service.mirror_path)
         given = self.service.accounts() if hasattr(self.service, "accounts") else {}
         accounts = {a: given.get(a) or cfg.account(a) for a in {a for a in cfg.account_names(name)}}
-        note = ""
-        with self.service.mirror() as db:
-            prep = _Prepared(cfg, [name], accounts, db)
-            missing = {(a, e) for a, e in prep.pairs if not db.has(accounts[a].url, e)}
-            if missing:
-                prep.pairs = missing
-                prep.sync(timeout=60.0, concurrency=4, attempts=8, on_progress=None)
-                note = ("Read from ActiveCampaign now: " + ", ".join(sorted(e for _, e in missing))
-                        + " (the mirror did not hold it yet).")
-            compiled = prep.compile(name)
-            with db.cursor() as con:
-                rel = con.sql(f"SELECT * FROM ({compiled.sql}) LIMIT {PREVIEW_ROWS}")
-                cols = list(zip(rel.columns, [str(t) for t in rel.types], strict=True))
-                rows = rel.fetchall()
-        return cols, rows, note
+        return self.service.host.call(hosted.preview, cfg, name, accounts)
 
     async def run_now(self, request: Request) -> Response:
         _, denied = await self.posted(request)
@@ -371,19 +358,18 @@ class UI:
         if denied is not None:
             return denied
         from ..errors import AcflowError
-        from ..report import render_html
-        from ..service.reports import build
+        from ..service.reports import page
 
         account = request.query_params.get("account") or None
         since = request.query_params.get("since") or "90d"
         try:
-            made = await run_in_threadpool(build, self.service, account, since)
+            made = await run_in_threadpool(page, self.service, account, since)
         except AcflowError as exc:
             return self.render(request, "report_error.html", 400, error=str(exc))
         # the page is self-contained: inline styles and SVG, no script, nothing fetched
         headers = {**_headers(), "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                    "img-src data:; frame-ancestors 'none'; form-action 'self'"}
-        return HTMLResponse(await run_in_threadpool(render_html, made), headers=headers)
+        return HTMLResponse(made, headers=headers)
 
     async def pygments_css(self, request: Request) -> Response:
         from pygments.formatters import HtmlFormatter
