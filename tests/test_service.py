@@ -697,3 +697,15 @@ def test_the_history_names_the_mirrors_metadata_schema() -> None:
     from acflow.service.history import META as HISTORY_META
 
     assert HISTORY_META == META
+
+
+def test_errors_from_the_run_host_keep_their_words_and_exit_code_and_load_no_library() -> None:
+    from acflow.errors import ConfigErrors, KeyRefused
+    from acflow.service.host import _pack, _unpack
+
+    refused = _unpack(_pack(KeyRefused("ActiveCampaign refused the API key")))
+    assert type(refused) is KeyRefused and refused.exit_code == 3
+    several = _unpack(_pack(ConfigErrors(["flows.a.to: bad", "flows.b.mode: worse"])))
+    assert str(several) == "flows.a.to: bad\nflows.b.mode: worse" and several.exit_code == 2
+    kind, data = _pack(OSError(28, "No space left on device"))  # as a driver's error would come
+    assert kind == "text" and str(_unpack((kind, data))) == "OSError: [Errno 28] No space left on device"

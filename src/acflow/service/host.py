@@ -220,12 +220,17 @@ def _ask_to_end(proc: Any, conn: Any, wait: float) -> None:
 
 
 def _pack(exc: BaseException) -> tuple[str, Any]:
-    try:
-        data = pickle.dumps(exc)
-        pickle.loads(data)  # an exception whose __init__ takes other arguments does not come back
-        return ("pickle", data)
-    except Exception:
-        return ("text", (type(exc).__name__, str(exc), getattr(exc, "exit_code", 1)))
+    """acflow's own errors travel whole (their class says the exit code); any other as its words, so
+    the service does not import the library it came from (duckdb.IOException would load DuckDB)."""
+    ours = isinstance(exc, AcflowError)
+    if type(exc).__module__ in ("acflow.errors", __name__):
+        try:
+            data = pickle.dumps(exc)
+            if str(pickle.loads(data)) == str(exc):  # not so for an __init__ that takes other arguments
+                return ("pickle", data)
+        except Exception:
+            pass
+    return ("text", (None if ours else type(exc).__name__, str(exc), getattr(exc, "exit_code", 1)))
 
 
 def _unpack(packed: tuple[str, Any]) -> BaseException:
@@ -233,7 +238,7 @@ def _unpack(packed: tuple[str, Any]) -> BaseException:
     if kind == "pickle":
         return pickle.loads(data)
     name, text, code = data
-    exc = AcflowError(text if name in ("AcflowError", "ConfigError") else f"{name}: {text}")
+    exc = AcflowError(text if name is None else f"{name}: {text}")
     exc.exit_code = code
     return exc
 
