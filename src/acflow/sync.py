@@ -449,30 +449,35 @@ async def sync_async(account: Account, entities: Sequence[Entity], mirror: Mirro
             return {e.name: plan_fetch(mirror, account.url, e, zone.zone, full=full, full_every=full_every)
                     for e in entities}
 
-        plans = await asyncio.to_thread(plan_all)
-        if probing is not None and any(kind == "incremental" for kind, _ in plans.values()):
-            await probing  # an incremental read asks from a day, in the account's zone
-            probing = None
+        try:
             plans = await asyncio.to_thread(plan_all)
-        sides = await asyncio.to_thread(plan_side_loads, mirror, account.url, entities, plans, full=full,
-                                        full_every=full_every)
-        by_name = {r.entity: r for r in summary.entities}
-        for child in sides.values():  # side-loaded: reported, but not read on its own
-            if child.name not in by_name:
-                by_name[child.name] = EntityResult(child.name)
-                summary.entities.append(by_name[child.name])
-        riding = {c.name for c in sides.values()}
-        turns = _Turns()
-        with mirror.frugal():
-            await asyncio.gather(*(
-                _sync_entity(c, mirror, e, zone, by_name[e.name], run_id, on_progress, full=full,
-                             full_every=full_every, turns=turns, planned=plans[e.name],
-                             side=SideLoad(sides[e.name], by_name[sides[e.name].name]) if e.name in sides else None,
-                             zone_known=probing)
-                for e in entities if e.name not in riding
-            ))
-        if probing is not None:
-            await probing
+            if probing is not None and any(kind == "incremental" for kind, _ in plans.values()):
+                await probing  # an incremental read asks from a day, in the account's zone
+                probing = None
+                plans = await asyncio.to_thread(plan_all)
+            sides = await asyncio.to_thread(plan_side_loads, mirror, account.url, entities, plans, full=full,
+                                            full_every=full_every)
+            by_name = {r.entity: r for r in summary.entities}
+            for child in sides.values():  # side-loaded: reported, but not read on its own
+                if child.name not in by_name:
+                    by_name[child.name] = EntityResult(child.name)
+                    summary.entities.append(by_name[child.name])
+            riding = {c.name for c in sides.values()}
+            turns = _Turns()
+            with mirror.frugal():
+                await asyncio.gather(*(
+                    _sync_entity(c, mirror, e, zone, by_name[e.name], run_id, on_progress, full=full,
+                                 full_every=full_every, turns=turns, planned=plans[e.name],
+                                 side=SideLoad(sides[e.name], by_name[sides[e.name].name]) if e.name in sides else None,
+                                 zone_known=probing)
+                    for e in entities if e.name not in riding
+                ))
+            if probing is not None:
+                await probing
+        except BaseException:
+            if probing is not None:  # never left running behind a sync that failed
+                probing.cancel()
+            raise
         if zone.learnt_zone:  # what the dates say is kept, not an override
             await asyncio.to_thread(mirror.set_zone, account.url, zone.learnt_zone, zone.evidence.to_json())
         summary.zone = zone.zone
