@@ -5,7 +5,7 @@ of it resident) and the heap they freed (benchmarks/service.py measured 250 MB i
 with malloc_trim and the system allocator for Arrow). The service itself only schedules, queues and
 answers HTTP. So everything that opens the mirror (runs, run history, previews, reports) happens in
 this process, started on the first request and ended `linger` seconds after the last: between
-bursts the service holds none of it. A burst pays one start (about a second of CPU, while its runs
+bursts the service holds none of it. A burst pays one start (about half a second, while its runs
 gather).
 
 Requests are functions named by module and name, called here as `fn(mirror, *args)`, with picklable
