@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..summary import RunSummary
     from .host import Emit
 
-PREVIEW_ROWS = 100
+PREVIEW_ROWS = 100  # the UI's preview of a flow
 
 
 def begin(db: Mirror, keep: timedelta, now: datetime) -> int:

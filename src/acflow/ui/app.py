@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ..service.core import Service
 
 STATUSES = ("queued", "running", "success", "failed", "skipped", "unchanged")
-PREVIEW_ROWS = 100
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 
