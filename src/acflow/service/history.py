@@ -80,7 +80,7 @@ def save(db: Mirror, record: RunRecord) -> None:
 
 
 def save_all(db: Mirror, records: list[RunRecord]) -> None:
-    """Insert or update these runs' rows, in one statement."""
+    """Insert or update these runs' rows, in one call (one round trip to the run host, one lock)."""
     rows = []
     for record in records:
         values = [getattr(record, c) for c in _COLUMNS]
