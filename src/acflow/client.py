@@ -379,7 +379,7 @@ class Client:
         # wait for a connection, or it reaches the server later than the limiter counted; urgent
         # requests have connections of their own, so pages fetched ahead cannot hold them back
         async with self._urgent_connections if urgent else self._connections:
-            slot = await (self.limiter.acquire(urgent=True) if urgent else self.limiter.acquire())
+            slot = await self.limiter.acquire(urgent=urgent)
             self._count(stats, "requests")
             return await self._send(path, params, stats, parse, slot)
 

@@ -74,13 +74,11 @@ def serve(gate: TokenGate, host: str, port: int, *, token_shown: str | None) -> 
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    from ..listening import listening
+    from ..listening import address, listening
 
     sock = listening(host, port)
-    bound = sock.getsockname()[1]
     app = Starlette(routes=[Route(PATH, gate)], lifespan=lambda _app: gate.lifespan())
-    shown = f"[{host}]" if ":" in host else host
-    lines = [f"acflow mcp: serving MCP (streamable HTTP) at http://{shown}:{bound}{PATH}"]
+    lines = [f"acflow mcp: serving MCP (streamable HTTP) at {address(sock)}{PATH}"]
     if token_shown is not None:
         lines.append(f"acflow mcp: token (send as Authorization: Bearer <token>; set ACFLOW_MCP_TOKEN to choose "
                      f"one): {token_shown}")
