@@ -250,7 +250,7 @@ def main(conn: Any, mirror_path: str, verbose: bool) -> None:
     """The host: open the mirror, answer requests on threads until told to end (or the service is gone)."""
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, signal.SIG_IGN)
-    from .server import _frugal_memory, _logging
+    from .server import _logging
 
     _logging(verbose)
     _frugal_memory()
@@ -300,6 +300,17 @@ def main(conn: Any, mirror_path: str, verbose: bool) -> None:
         pool.submit(handle, *msg[1:])
     pool.shutdown(wait=True)
     db.close()
+
+
+def _frugal_memory() -> None:
+    """The host lingers between a burst's runs: memory a run freed should go back to the system. Arrow's
+    own pool (mimalloc) keeps it, and glibc's per-thread arenas (each run thread) each keep some; the
+    system allocator for Arrow and two arenas give it back (benchmarks/service.py)."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # read when pyarrow loads: after this
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
 
 
 def _open(path: Path) -> Any:

@@ -113,17 +113,6 @@ def _mcp(service: Any, host: str) -> Any:
     return asgi_app(service.config_path, service.mirror_path, token, host=host)
 
 
-def _frugal_memory() -> None:
-    """A service idles most of the time: memory a run freed should go back to the system. Arrow's own
-    pool (mimalloc) keeps it, and glibc's per-thread arenas (a run thread, a page request) each keep
-    some; the system allocator for Arrow and two arenas give it back (benchmarks/service.py)."""
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")  # read when pyarrow loads: after this
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-
-
 def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: float, parallel: int,
           new_token: bool, schedules: bool, ui: bool, verbose: bool, say: Callable[[str], None],
           mcp: bool = False, workers: str | None = None) -> int:
@@ -134,7 +123,6 @@ def serve(config: Path, *, mirror: Path | None, host: str, port: int, grace: flo
     from .tokens import service_token
 
     _logging(verbose)
-    _frugal_memory()
     if workers not in (None, "celery"):
         raise ConfigError(f"--workers {workers!r}: the one kind is celery (acflow worker processes)")
     if workers:
