@@ -285,16 +285,22 @@ class Config:
             return [source.account]
         return list(self.spec.accounts)[:1]
 
+    def account_url(self, name: str) -> str:
+        """The account's URL as written (url:) or in its variable (url_env:), read now; no key needed."""
+        spec = self.spec.accounts[name]
+        if spec.url_env is None:
+            return spec.url or ""
+        url = os.environ.get(spec.url_env)
+        if not url:
+            raise self.error(("accounts", name, "url_env"), f"environment variable {spec.url_env} is not set: "
+                             f"export {spec.url_env}=https://youraccount.api-us1.com")
+        return url
+
     def account(self, name: str) -> Account:
         """The Account, its key read from the environment now (never stored anywhere)."""
         spec = self.spec.accounts[name]
         loc: Loc = ("accounts", name)
-        url = spec.url
-        if spec.url_env is not None:
-            url = os.environ.get(spec.url_env)
-            if not url:
-                raise self.error((*loc, "url_env"), f"environment variable {spec.url_env} is not set: "
-                                 f"export {spec.url_env}=https://youraccount.api-us1.com")
+        url = self.account_url(name)
         key = os.environ.get(spec.key_env)
         if not key:
             raise self.error((*loc, "key_env"), f"environment variable {spec.key_env} is not set: "

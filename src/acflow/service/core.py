@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -288,7 +287,7 @@ class Service:
         for name, spec in cfg.spec.accounts.items():
             url = f"${spec.url_env}" if spec.url is None else "(not a valid API URL)"
             with contextlib.suppress(AcflowError):  # credentials in it dropped; a key pasted as it never shown
-                url = normalize_url(spec.url or os.environ.get(spec.url_env or "", ""))
+                url = normalize_url(cfg.account_url(name))
             h = self._health.get(url, {})
             out.append({"name": name, "url": url, "key_ok": h.get("key_ok"), "restricted_stubs": h.get("stubs", 0),
                         "last_429": h.get("last_429"), "checked": h.get("checked")})

@@ -10,7 +10,6 @@ or ACFLOW_SMTP_*), so they are written once.
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -80,17 +79,9 @@ def account_url(service: Service, name: str | None) -> str | None:
         name = names[0]
     if name not in cfg.spec.accounts:
         raise ConfigError(f"no account named {name!r} in {service.config_path}; accounts: {', '.join(names)}")
-    spec = cfg.spec.accounts[name]
-    if spec.url is not None:
-        from ..account import normalize_url
-
-        return normalize_url(spec.url)
-    url = os.environ.get(spec.url_env or "")
-    if not url:
-        raise ConfigError(f"environment variable {spec.url_env} is not set: it holds account {name}'s URL")
     from ..account import normalize_url
 
-    return normalize_url(url)
+    return normalize_url(cfg.account_url(name))
 
 
 def page(service: Service, account: str | None, since: str) -> str:
