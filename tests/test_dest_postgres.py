@@ -659,7 +659,9 @@ def password_server() -> Iterator[str]:
     as_user: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         shutil.chown(folder, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
+        # util-linux's runuser lives in sbin, which a plain user's PATH (or `env -i`) may leave out
+        runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
+        as_user = [runuser, "-u", "postgres", "--"]
     (folder / "pw").write_text(PASSWORD + "\n")
     (folder / "pw").chmod(0o644)
     port = free_port()
